@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, loadConfig, type ConfigFlags } from '../core/config.js';
+
+// Composition root of the CLI: parses flags, reads configuration, and starts what was asked.
+// Heavy modules (the server, Ink) are imported inside the commands that need them so that
+// `mockcloud vm list --output json` does not pay for them.
+
+const program = new Command('mockcloud')
+  .description('A mock cloud provider: environments, security groups, VMs and volumes that provision like a real cloud.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+function serverFlags(cmd: Command): Command {
+  return cmd
+    .option('--port <port>', 'API port (MOCKCLOUD_PORT)')
+    .option('--host <host>', 'bind address (MOCKCLOUD_HOST)')
+    .option('--data-dir <dir>', 'embedded database directory (MOCKCLOUD_DATA_DIR)')
+    .option('--memory', 'keep nothing on disk')
+    .option('--time-scale <n>', 'multiplies every simulated duration (MOCKCLOUD_TIME_SCALE)')
+    .option('--failure-rate <r>', 'failure rate of create operations, 0–1 (MOCKCLOUD_FAILURE_RATE)')
+    .option('--seed <n>', 'makes the simulation reproducible (MOCKCLOUD_SEED)')
+    .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+}
+
+serverFlags(program.command('up'))
+  .description('start mockcloud embedded: API and worker in one process, SQLite storage, no external services')
+  .addHelpText('after', '\nExamples:\n  mockcloud up\n  mockcloud up --memory --time-scale 0.05 --seed 7\n')
+  .action(async (flags: ConfigFlags) => {
+    const config = loadConfig(process.env, flags);
+    const { runApi } = await import('../server/main.js');
+    await runApi(config, 'up');
+  });
+
+serverFlags(program.command('server'))
+  .description('start the API only (distributed mode: DATABASE_URL, AMQP_URL, REDIS_URL)')
+  .action(async (flags: ConfigFlags) => {
+    const config = loadConfig(process.env, flags);
+    const { runApi } = await import('../server/main.js');
+    await runApi(config, 'server');
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations (idempotent; safe to run before every deploy)')
+  .option('--data-dir <dir>', 'embedded database directory (MOCKCLOUD_DATA_DIR)')
+  .action(async (flags: ConfigFlags) => {
+    const config = loadConfig(process.env, flags);
+    const path = await import('node:path');
+    const { openDb, migrateLatest } = await import('../core/db.js');
+    const db = openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { sqliteFile: path.join(config.dataDir, 'mockcloud.db') });
+    try {
+      await migrateLatest(db);
+      process.stdout.write('migrations are current\n');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mockcloud: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if ((err as Error).name === 'StartupError' || (err as Error).constructor?.name === 'StartupError') {
+      process.stderr.write(`mockcloud: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(`mockcloud: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,38 @@
+import type { Knex } from 'knex';
+import type { Q } from '../db.js';
+
+export type Tags = Record<string, string>;
+
+/** Replaces the indexed copy of a resource's tags (the JSON copy on the row stays authoritative). */
+export async function writeTags(db: Q, resourceId: string, tags: Tags): Promise<void> {
+  await db('resource_tags').where({ resource_id: resourceId }).delete();
+  const rows = Object.entries(tags).map(([key, value]) => ({ resource_id: resourceId, key, value }));
+  if (rows.length) await db('resource_tags').insert(rows);
+}
+
+export async function deleteTags(db: Q, resourceId: string): Promise<void> {
+  await db('resource_tags').where({ resource_id: resourceId }).delete();
+}
+
+/** Adds one EXISTS clause per requested tag: every pair must match. */
+export function whereTags(query: Knex.QueryBuilder, table: string, tags: Tags | undefined): void {
+  for (const [key, value] of Object.entries(tags ?? {})) {
+    query.whereExists(function (this: Knex.QueryBuilder) {
+      this.select(1).from('resource_tags').whereRaw('resource_tags.resource_id = ??', [`${table}.id`]).andWhere({ key, value });
+    });
+  }
+}
+
+/** JSON merge patch (RFC 7396) of a tag map: null removes a key, other values replace or add. */
+export function mergeTags(current: Tags, patch: Record<string, string | null>): Tags {
+  const out: Tags = { ...current };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+export function checkTagCount(tags: Tags): string | null {
+  return Object.keys(tags).length > 50 ? 'at most 50 tags' : null;
+}

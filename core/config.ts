@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+// Configuration is parsed once, in a composition root, from flags and environment variables
+// (flags win). A bad value becomes one line that names the variable; the root exits with code 2.
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const urlOf = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`);
+
+const number = (min: number, max: number) =>
+  z.coerce.number({ invalid_type_error: 'must be a number' }).finite().min(min).max(max);
+
+const schema = z.object({
+  port: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
+  host: z.string().min(1),
+  databaseUrl: urlOf(['postgres:', 'postgresql:']).optional(),
+  amqpUrl: urlOf(['amqp:', 'amqps:']).optional(),
+  redisUrl: urlOf(['redis:', 'rediss:']).optional(),
+  dataDir: z.string().min(1),
+  memory: z.boolean(),
+  timeScale: number(0, 1000),
+  failureRate: number(0, 1),
+  seed: z.coerce.number({ invalid_type_error: 'must be an integer' }).int('must be an integer').min(0).max(2 ** 31 - 1).optional(),
+  auth: z.enum(['on', 'off']),
+  adminToken: z.string().min(1).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+/** Flags as commander hands them over (camelCase), all optional. */
+export interface ConfigFlags {
+  port?: string | number;
+  host?: string;
+  dataDir?: string;
+  memory?: boolean;
+  timeScale?: string | number;
+  failureRate?: string | number;
+  seed?: string | number;
+  logLevel?: string;
+}
+
+// name in the config → [flag, environment variable], used for error messages and by the tests
+// that check docker-compose.yml against this module.
+export const CONFIG_SOURCES = {
+  port: ['--port', 'MOCKCLOUD_PORT'],
+  host: ['--host', 'MOCKCLOUD_HOST'],
+  databaseUrl: [null, 'DATABASE_URL'],
+  amqpUrl: [null, 'AMQP_URL'],
+  redisUrl: [null, 'REDIS_URL'],
+  dataDir: ['--data-dir', 'MOCKCLOUD_DATA_DIR'],
+  memory: ['--memory', 'MOCKCLOUD_MEMORY'],
+  timeScale: ['--time-scale', 'MOCKCLOUD_TIME_SCALE'],
+  failureRate: ['--failure-rate', 'MOCKCLOUD_FAILURE_RATE'],
+  seed: ['--seed', 'MOCKCLOUD_SEED'],
+  auth: [null, 'MOCKCLOUD_AUTH'],
+  adminToken: [null, 'MOCKCLOUD_ADMIN_TOKEN'],
+  logLevel: ['--log-level', 'MOCKCLOUD_LOG_LEVEL'],
+} as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
+
+const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
+
+export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Config {
+  const pick = (flag: unknown, name: string) => (flag !== undefined ? flag : blankToUndefined(env[name]));
+  const raw = {
+    port: pick(flags.port, 'MOCKCLOUD_PORT') ?? 8000,
+    host: pick(flags.host, 'MOCKCLOUD_HOST') ?? '127.0.0.1',
+    databaseUrl: blankToUndefined(env.DATABASE_URL),
+    amqpUrl: blankToUndefined(env.AMQP_URL),
+    redisUrl: blankToUndefined(env.REDIS_URL),
+    dataDir: pick(flags.dataDir, 'MOCKCLOUD_DATA_DIR') ?? './.mockcloud',
+    memory: flags.memory ?? ['1', 'true', 'yes'].includes((env.MOCKCLOUD_MEMORY ?? '').toLowerCase()),
+    timeScale: pick(flags.timeScale, 'MOCKCLOUD_TIME_SCALE') ?? 1,
+    failureRate: pick(flags.failureRate, 'MOCKCLOUD_FAILURE_RATE') ?? 0.1,
+    seed: pick(flags.seed, 'MOCKCLOUD_SEED'),
+    auth: (pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined)?.toLowerCase() ?? 'off',
+    adminToken: blankToUndefined(env.MOCKCLOUD_ADMIN_TOKEN),
+    logLevel: pick(flags.logLevel, 'MOCKCLOUD_LOG_LEVEL') ?? 'info',
+  };
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path[0] as keyof typeof CONFIG_SOURCES;
+    const [flag, variable] = CONFIG_SOURCES[key];
+    const source = flag && flags[key as keyof ConfigFlags] !== undefined ? flag : variable;
+    const value = (raw as Record<string, unknown>)[key];
+    throw new ConfigError(`invalid ${source}=${JSON.stringify(value)}: ${issue.message}`);
+  }
+  if (parsed.data.auth === 'on' && !parsed.data.adminToken) {
+    throw new ConfigError('MOCKCLOUD_AUTH=on needs MOCKCLOUD_ADMIN_TOKEN');
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from '../migrations/index.js';
+
+export type Db = Knex;
+/** A knex instance or a transaction: stores accept either, so callers choose the unit of work. */
+export type Q = Knex | Knex.Transaction;
+
+export interface DbTarget {
+  /** PostgreSQL connection string; when absent the embedded SQLite store is used. */
+  databaseUrl?: string;
+  /** SQLite file; ':memory:' keeps nothing. */
+  sqliteFile?: string;
+}
+
+// pg returns int8/bigint as strings to protect precision; our bigints are epoch milliseconds and
+// event sequence numbers, far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export function openDb(target: DbTarget): Db {
+  if (target.databaseUrl) {
+    return knexFactory({
+      client: 'pg',
+      connection: target.databaseUrl,
+      pool: { min: 0, max: 10 },
+    });
+  }
+  const filename = target.sqliteFile ?? ':memory:';
+  if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    // One connection: better-sqlite3 is synchronous, so more connections add only lock contention,
+    // and an in-memory database lives exactly as long as its connection.
+    pool: {
+      min: 1,
+      max: 1,
+      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('synchronous = NORMAL');
+        conn.pragma('foreign_keys = ON');
+        conn.pragma('busy_timeout = 5000');
+        done(null, conn);
+      },
+    },
+  });
+}
+
+export const isPostgres = (db: Q) => db.client.config.client === 'pg';
+
+export async function migrateLatest(db: Db): Promise<void> {
+  await db.migrate.latest({ migrationSource });
+}
+
+/** True when every known migration has been applied (used by /ready). */
+export async function migrationsCurrent(db: Db): Promise<boolean> {
+  const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], unknown[]];
+  return pending.length === 0;
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string } | undefined;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export const nowIso = () => new Date().toISOString();

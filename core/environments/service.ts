@@ -1,0 +1,125 @@
+import type { Ctx } from '../common/context.js';
+import { parseCidr } from '../common/cidr.js';
+import { checkIfMatch } from '../common/etag.js';
+import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
+import type { Page } from '../common/pagination.js';
+import { deleteTags, mergeTags, writeTags } from '../common/tags.js';
+import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { AppError, notFound, validationFailed } from '../errors.js';
+import type { Bus } from '../events/bus.js';
+import { inTransaction } from '../events/unit-of-work.js';
+import { newId } from '../ids.js';
+import * as queries from './queries.js';
+import {
+  DEFAULT_CIDR,
+  MAX_PREFIX,
+  MIN_PREFIX,
+  serializeEnvironment,
+  type CreateEnvironment,
+  type Environment,
+  type EnvironmentRow,
+  type PatchEnvironment,
+} from './schema.js';
+
+const nameTaken = (name: string) => new AppError('already_exists', `an environment named "${name}" already exists`);
+
+export class EnvironmentService {
+  constructor(private readonly deps: { db: Db; bus: Bus }) {}
+
+  async create(ctx: Ctx, input: CreateEnvironment): Promise<Environment> {
+    const cidr = input.cidr ?? DEFAULT_CIDR;
+    const parsed = parseCidr(cidr, MIN_PREFIX, MAX_PREFIX);
+    if (typeof parsed === 'string') throw validationFailed([{ path: '/body/cidr', message: parsed, code: 'invalid_cidr' }]);
+    const at = nowIso();
+    const row: EnvironmentRow = {
+      id: newId('env'),
+      project_id: ctx.projectId,
+      name: input.name,
+      cidr,
+      status: 'available',
+      tags: JSON.stringify(input.tags ?? {}),
+      created_at: at,
+      updated_at: at,
+    };
+    const env = serializeEnvironment(row);
+    try {
+      await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        await queries.insertEnvironment(trx, row);
+        await writeTags(trx, row.id, env.tags);
+        emit(event(ctx, 'environment.created', env));
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(input.name);
+      throw err;
+    }
+    return env;
+  }
+
+  async list(ctx: Ctx, q: ListQuery): Promise<Page<Environment>> {
+    const { rows, nextPageToken } = await listRows<EnvironmentRow>(this.deps.db, 'environments', ctx.projectId, { ...q, environmentId: undefined });
+    return { items: rows.map(serializeEnvironment), next_page_token: nextPageToken };
+  }
+
+  async get(ctx: Ctx, id: string, db: Q = this.deps.db): Promise<Environment> {
+    const row = await getRow<EnvironmentRow>(db, 'environments', ctx.projectId, id);
+    if (!row) throw notFound('environment', id);
+    return serializeEnvironment(row);
+  }
+
+  async update(ctx: Ctx, id: string, patch: PatchEnvironment, ifMatch?: string): Promise<Environment> {
+    try {
+      return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        const current = await this.get(ctx, id, trx);
+        checkIfMatch(ifMatch, current);
+        if (patch.cidr !== undefined && patch.cidr !== current.cidr) {
+          throw new AppError('immutable_field', 'cidr cannot be changed after creation; create a new environment', {
+            errors: [{ path: '/body/cidr', message: 'immutable', code: 'immutable_field' }],
+          });
+        }
+        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        const next: Environment = { ...current, name: patch.name ?? current.name, tags, updated_at: nowIso() };
+        await queries.updateEnvironment(trx, id, { name: next.name, tags: JSON.stringify(tags), updated_at: next.updated_at });
+        if (patch.tags !== undefined) await writeTags(trx, id, tags);
+        emit(event(ctx, 'environment.updated', next));
+        return next;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '');
+      throw err;
+    }
+  }
+
+  async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<void> {
+    try {
+      await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        const current = await this.get(ctx, id, trx);
+        checkIfMatch(ifMatch, current);
+        const dependents = await queries.environmentDependents(trx, id);
+        if (dependents.length) throw blocked(id, dependents);
+        await queries.deleteEnvironment(trx, id);
+        await deleteTags(trx, id);
+        emit(event(ctx, 'environment.deleted', current));
+      });
+    } catch (err) {
+      // A resource created between our check and the delete trips the foreign key instead.
+      if (isForeignKeyViolation(err)) throw blocked(id, await queries.environmentDependents(this.deps.db, id));
+      throw err;
+    }
+  }
+}
+
+const blocked = (id: string, dependents: { id: string; type: string }[]) =>
+  new AppError(
+    'dependency_violation',
+    `environment ${id} still holds ${dependents.length} resource(s): ${dependents.map((d) => d.id).join(', ')}; delete them first`,
+    { dependents },
+  );
+
+const event = (ctx: Ctx, type: string, env: Environment) => ({
+  projectId: ctx.projectId,
+  type,
+  resourceType: 'environment',
+  resourceId: env.id,
+  environmentId: env.id,
+  data: env,
+});

@@ -1,0 +1,150 @@
+import type { Ctx } from '../common/context.js';
+import { checkIfMatch } from '../common/etag.js';
+import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
+import type { Page } from '../common/pagination.js';
+import { deleteTags, mergeTags, writeTags } from '../common/tags.js';
+import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { AppError, notFound, validationFailed } from '../errors.js';
+import type { Bus } from '../events/bus.js';
+import { inTransaction } from '../events/unit-of-work.js';
+import { newId } from '../ids.js';
+import * as queries from './queries.js';
+import { ruleErrors } from './rules.js';
+import {
+  serializeSecurityGroup,
+  type CreateSecurityGroup,
+  type PatchSecurityGroup,
+  type SecurityGroup,
+  type SecurityGroupRow,
+} from './schema.js';
+
+const nameTaken = (name: string) => new AppError('already_exists', `a security group named "${name}" already exists in this environment`);
+
+export class SecurityGroupService {
+  constructor(private readonly deps: { db: Db; bus: Bus }) {}
+
+  async create(ctx: Ctx, input: CreateSecurityGroup): Promise<SecurityGroup> {
+    const rules = input.rules ?? [];
+    const errors = ruleErrors(rules);
+    if (errors.length) throw validationFailed(errors);
+    const at = nowIso();
+    const row: SecurityGroupRow = {
+      id: newId('sg'),
+      project_id: ctx.projectId,
+      environment_id: input.environment_id,
+      name: input.name,
+      description: input.description ?? '',
+      rules: JSON.stringify(rules),
+      tags: JSON.stringify(input.tags ?? {}),
+      created_at: at,
+      updated_at: at,
+    };
+    const sg = serializeSecurityGroup(row);
+    try {
+      await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        await requireEnvironment(trx, ctx, input.environment_id);
+        await queries.insertSecurityGroup(trx, row);
+        await writeTags(trx, row.id, sg.tags);
+        emit(event(ctx, 'security_group.created', sg));
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(input.name);
+      // The environment was deleted between our check and the insert.
+      if (isForeignKeyViolation(err)) throw missingEnvironment(input.environment_id);
+      throw err;
+    }
+    return sg;
+  }
+
+  async list(ctx: Ctx, q: ListQuery): Promise<Page<SecurityGroup>> {
+    const { rows, nextPageToken } = await listRows<SecurityGroupRow>(this.deps.db, 'security_groups', ctx.projectId, { ...q, status: undefined });
+    return { items: rows.map(serializeSecurityGroup), next_page_token: nextPageToken };
+  }
+
+  async get(ctx: Ctx, id: string, db: Q = this.deps.db): Promise<SecurityGroup> {
+    const row = await getRow<SecurityGroupRow>(db, 'security_groups', ctx.projectId, id);
+    if (!row) throw notFound('security group', id);
+    return serializeSecurityGroup(row);
+  }
+
+  async update(ctx: Ctx, id: string, patch: PatchSecurityGroup, ifMatch?: string): Promise<SecurityGroup> {
+    if (patch.rules) {
+      const errors = ruleErrors(patch.rules);
+      if (errors.length) throw validationFailed(errors);
+    }
+    try {
+      return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        const current = await this.get(ctx, id, trx);
+        checkIfMatch(ifMatch, current);
+        if (patch.environment_id !== undefined && patch.environment_id !== current.environment_id) {
+          throw new AppError('immutable_field', 'environment_id cannot be changed; create the group in the other environment', {
+            errors: [{ path: '/body/environment_id', message: 'immutable', code: 'immutable_field' }],
+          });
+        }
+        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        const next: SecurityGroup = {
+          ...current,
+          name: patch.name ?? current.name,
+          description: patch.description ?? current.description,
+          rules: patch.rules ?? current.rules,
+          tags,
+          updated_at: nowIso(),
+        };
+        await queries.updateSecurityGroup(trx, id, {
+          name: next.name,
+          description: next.description,
+          rules: JSON.stringify(next.rules),
+          tags: JSON.stringify(tags),
+          updated_at: next.updated_at,
+        });
+        if (patch.tags !== undefined) await writeTags(trx, id, tags);
+        emit(event(ctx, 'security_group.updated', next));
+        return next;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '');
+      throw err;
+    }
+  }
+
+  async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<void> {
+    try {
+      await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        const current = await this.get(ctx, id, trx);
+        checkIfMatch(ifMatch, current);
+        const users = await queries.vmsUsingGroup(trx, id);
+        if (users.length) throw inUse(id, users);
+        await queries.deleteSecurityGroup(trx, id);
+        await deleteTags(trx, id);
+        emit(event(ctx, 'security_group.deleted', current));
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw inUse(id, await queries.vmsUsingGroup(this.deps.db, id));
+      throw err;
+    }
+  }
+}
+
+export async function requireEnvironment(db: Q, ctx: Ctx, environmentId: string): Promise<void> {
+  const env = await db('environments').where({ id: environmentId, project_id: ctx.projectId }).first('id');
+  if (!env) throw missingEnvironment(environmentId);
+}
+
+const missingEnvironment = (id: string) =>
+  new AppError('invalid_value', `environment ${id} does not exist`, {
+    errors: [{ path: '/body/environment_id', message: `environment ${id} does not exist`, code: 'not_found' }],
+  });
+
+const inUse = (id: string, dependents: { id: string; type: string }[]) =>
+  new AppError('dependency_violation', `security group ${id} is used by ${dependents.map((d) => d.id).join(', ')}; detach it from them first`, {
+    dependents,
+  });
+
+const event = (ctx: Ctx, type: string, sg: SecurityGroup) => ({
+  projectId: ctx.projectId,
+  type,
+  resourceType: 'security_group',
+  resourceId: sg.id,
+  environmentId: sg.environment_id,
+  data: sg,
+});

@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import * as m01 from './20261126000001-projects.js';
+import * as m02 from './20261126000002-environments.js';
+import * as m03 from './20261126000003-security-groups.js';
+import * as m04 from './20261126000004-vms.js';
+import * as m05 from './20261126000005-volumes.js';
+import * as m06 from './20261126000006-operations.js';
+import * as m07 from './20261126000007-events.js';
+import * as m08 from './20261126000008-idempotency-keys.js';
+import * as m09 from './20261126000009-resource-tags.js';
+import * as m10 from './20261126000010-simulation-settings.js';
+import * as m11 from './20261126000011-default-project.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+// A static list rather than a directory scan: the same list works from TypeScript sources and from
+// the compiled dist/, and a bundler or a Docker image cannot silently drop a file.
+const migrations: Record<string, Migration> = {
+  '20261126000001-projects': m01,
+  '20261126000002-environments': m02,
+  '20261126000003-security-groups': m03,
+  '20261126000004-vms': m04,
+  '20261126000005-volumes': m05,
+  '20261126000006-operations': m06,
+  '20261126000007-events': m07,
+  '20261126000008-idempotency-keys': m08,
+  '20261126000009-resource-tags': m09,
+  '20261126000010-simulation-settings': m10,
+  '20261126000011-default-project': m11,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
