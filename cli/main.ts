@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../core/config.js';
+import { registerResourceCommands } from './commands/index.js';
+import { handleCliError } from './errors.js';
 
 // Composition root of the CLI: parses flags, reads configuration, and starts what was asked.
 // Heavy modules (the server, Ink) are imported inside the commands that need them so that
@@ -58,12 +60,19 @@ program
     }
   });
 
+registerResourceCommands(program);
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const cliExit = handleCliError(err, program.opts().debug === true);
+    if (cliExit !== undefined) {
+      process.exitCode = cliExit;
       return;
     }
     if (err instanceof ConfigError) {

@@ -1,0 +1,196 @@
+import { request } from 'undici';
+import type {
+  Environment, EnvironmentCreate, EnvironmentPatch, Operation, SecurityGroup, SecurityGroupCreate, SecurityGroupPatch,
+  Simulation, SimulationPatch, Vm, VmCreate, VmPatch, Volume, VolumeCreate, VolumePatch,
+} from '../core/api.js';
+import { ApiError, UnreachableError, isNetworkError } from './errors.js';
+
+// The CLI's HTTP client: JSON in, API objects out, problems turned into ApiError and "no answer"
+// into UnreachableError. It knows nothing of flags or environment variables: the command layer
+// hands it the endpoint and token.
+
+export interface ResourceTypes {
+  env: { item: Environment; create: EnvironmentCreate; patch: EnvironmentPatch };
+  sg: { item: SecurityGroup; create: SecurityGroupCreate; patch: SecurityGroupPatch };
+  vm: { item: Vm; create: VmCreate; patch: VmPatch };
+  volume: { item: Volume; create: VolumeCreate; patch: VolumePatch };
+}
+export type ResourceKind = keyof ResourceTypes;
+export type Item<K extends ResourceKind> = ResourceTypes[K]['item'];
+
+export const RESOURCES: Record<ResourceKind, { path: string; prefix: string; noun: string; async: boolean }> = {
+  env: { path: '/api/v1/environments', prefix: 'env-', noun: 'environment', async: false },
+  sg: { path: '/api/v1/security-groups', prefix: 'sg-', noun: 'security group', async: false },
+  vm: { path: '/api/v1/vms', prefix: 'vm-', noun: 'VM', async: true },
+  volume: { path: '/api/v1/volumes', prefix: 'vol-', noun: 'volume', async: true },
+};
+
+export type Query = Record<string, string | number | undefined | string[]>;
+
+export interface ListPage<T> {
+  items: T[];
+  next_page_token?: string;
+}
+
+/** What an async request answered: the resource in its transitional state and the operation it started. */
+export interface Accepted<T> {
+  status: number;
+  resource: T;
+  operationId: string | undefined;
+}
+
+export interface ClientOptions {
+  endpoint: string;
+  token?: string;
+  /** Sent as User-Agent; handy in server logs. */
+  userAgent?: string;
+}
+
+interface RawReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export class ApiClient {
+  readonly endpoint: string;
+  private readonly token: string | undefined;
+  private readonly userAgent: string;
+
+  constructor(opts: ClientOptions) {
+    this.endpoint = opts.endpoint.replace(/\/+$/, '');
+    this.token = opts.token || undefined;
+    this.userAgent = opts.userAgent ?? 'mockcloud-cli';
+  }
+
+  url(path: string, query?: Query): string {
+    const qs = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) qs.append(key, String(v));
+    }
+    const s = qs.toString();
+    return `${this.endpoint}${path}${s ? `?${s}` : ''}`;
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      accept: 'application/json, application/problem+json',
+      'user-agent': this.userAgent,
+      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      ...extra,
+    };
+  }
+
+  async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<RawReply> {
+    const headers = this.headers(opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {});
+    let res;
+    try {
+      res = await request(this.url(path, opts.query), {
+        method,
+        headers,
+        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+      });
+    } catch (err) {
+      if (isNetworkError(err)) throw new UnreachableError(this.endpoint, err);
+      throw err;
+    }
+    const text = await res.body.text();
+    const type = String(res.headers['content-type'] ?? '');
+    let body: unknown = undefined;
+    if (text && /json/.test(type)) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+    }
+    if (res.statusCode >= 400) throw toApiError(res.statusCode, body, text);
+    return { status: res.statusCode, headers: res.headers, body };
+  }
+
+  // --- resources -------------------------------------------------------------------------------
+
+  async list<K extends ResourceKind>(kind: K, query: Query = {}): Promise<ListPage<Item<K>>> {
+    return (await this.call('GET', RESOURCES[kind].path, { query })).body as ListPage<Item<K>>;
+  }
+
+  /** Every page, following next_page_token, up to `max` items. */
+  async listAll<K extends ResourceKind>(kind: K, query: Query = {}, max = Infinity): Promise<Item<K>[]> {
+    return collect((q) => this.list(kind, q), query, max);
+  }
+
+  async get<K extends ResourceKind>(kind: K, id: string): Promise<Item<K>> {
+    return (await this.call('GET', `${RESOURCES[kind].path}/${encodeURIComponent(id)}`)).body as Item<K>;
+  }
+
+  async create<K extends ResourceKind>(kind: K, body: ResourceTypes[K]['create']): Promise<Accepted<Item<K>>> {
+    return accepted(await this.call('POST', RESOURCES[kind].path, { body }));
+  }
+
+  async update<K extends ResourceKind>(kind: K, id: string, patch: ResourceTypes[K]['patch']): Promise<Accepted<Item<K>>> {
+    return accepted(await this.call('PATCH', `${RESOURCES[kind].path}/${encodeURIComponent(id)}`, { body: patch, contentType: 'application/merge-patch+json' }));
+  }
+
+  /** 204 for sync resources (resource undefined), 202 with the resource for async ones. */
+  async remove<K extends ResourceKind>(kind: K, id: string): Promise<Accepted<Item<K> | undefined>> {
+    return accepted(await this.call('DELETE', `${RESOURCES[kind].path}/${encodeURIComponent(id)}`));
+  }
+
+  async vmAction(id: string, action: 'start' | 'stop' | 'reboot'): Promise<Accepted<Vm>> {
+    return accepted(await this.call('POST', `/api/v1/vms/${encodeURIComponent(id)}/${action}`));
+  }
+
+  async attachVolume(volumeId: string, vmId: string): Promise<Accepted<Volume>> {
+    return accepted(await this.call('POST', `/api/v1/volumes/${encodeURIComponent(volumeId)}/attach/${encodeURIComponent(vmId)}`));
+  }
+
+  async detachVolume(volumeId: string): Promise<Accepted<Volume>> {
+    return accepted(await this.call('POST', `/api/v1/volumes/${encodeURIComponent(volumeId)}/detach`));
+  }
+
+  // --- operations, simulation --------------------------------------------------------------------
+
+  async getOperation(id: string): Promise<Operation> {
+    return (await this.call('GET', `/api/v1/operations/${encodeURIComponent(id)}`)).body as Operation;
+  }
+
+  async listOperations(query: Query = {}, max = Infinity): Promise<Operation[]> {
+    return collect(async (q) => (await this.call('GET', '/api/v1/operations', { query: q })).body as ListPage<Operation>, query, max);
+  }
+
+  async getSimulation(): Promise<Simulation> {
+    return (await this.call('GET', '/api/v1/simulation')).body as Simulation;
+  }
+
+  async updateSimulation(patch: SimulationPatch): Promise<Simulation> {
+    return (await this.call('PATCH', '/api/v1/simulation', { body: patch, contentType: 'application/merge-patch+json' })).body as Simulation;
+  }
+}
+
+async function collect<T>(page: (q: Query) => Promise<ListPage<T>>, query: Query, max: number): Promise<T[]> {
+  const items: T[] = [];
+  let token: string | undefined;
+  do {
+    const limit = Math.min(500, max - items.length);
+    const res = await page({ ...query, limit, page_token: token });
+    items.push(...res.items);
+    token = res.next_page_token || undefined;
+  } while (token && items.length < max);
+  return items.slice(0, max);
+}
+
+function accepted<T>(reply: RawReply): Accepted<T> {
+  const loc = reply.headers['operation-location'];
+  const fromHeader = typeof loc === 'string' ? loc.split('/').pop() : undefined;
+  const body = reply.body as (T & { operation_id?: string | null }) | undefined;
+  const fromBody = reply.status === 202 ? body?.operation_id ?? undefined : undefined;
+  return { status: reply.status, resource: body as T, operationId: fromHeader || fromBody };
+}
+
+function toApiError(status: number, body: unknown, text: string): ApiError {
+  const p = body as { title?: unknown; code?: unknown } | undefined;
+  if (p && typeof p.title === 'string' && typeof p.code === 'string') return new ApiError(status, body as ApiError['problem']);
+  const detail = text.trim().slice(0, 200) || undefined;
+  return new ApiError(status, { title: `HTTP ${status}`, code: status >= 500 ? 'internal_error' : 'unexpected_response' as never, detail, status, type: 'about:blank' });
+}

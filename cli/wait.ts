@@ -1,0 +1,58 @@
+import type { Operation } from '../core/api.js';
+import type { Ctx } from './context.js';
+import { CliError, InterruptedError, OperationFailedError } from './errors.js';
+import { followOperation } from './follow.js';
+import { opViewOf, plainOpLine, type OpView } from './format.js';
+
+// `--wait`: follow the operation a command started, showing progress on stderr (so stdout stays the
+// command's result): live Ink bars on a terminal, one plain line per step otherwise, nothing with
+// --output json or --quiet. Failure → exit 1 with the operation's error; Ctrl-C → exit 130, and
+// the operation carries on server-side.
+
+export interface Started {
+  operationId: string | undefined;
+  resourceId: string;
+}
+
+export async function waitForOperation(ctx: Ctx, started: Started): Promise<Operation> {
+  const { operationId, resourceId } = started;
+  if (!operationId) throw new CliError(`the server did not say which operation tracks ${resourceId}`, `check it with \`mockcloud op list --resource ${resourceId}\``);
+  const t0 = Date.now();
+  let view: OpView | undefined;
+  const silent = ctx.output === 'json' || ctx.quiet;
+  const board = !silent && ctx.stderrTty ? await (await import('./ui/render.js')).renderBoard(process.stderr) : undefined;
+  let lastPlain = '';
+  const show = (op: Operation) => {
+    view = opViewOf(op, t0, view);
+    if (board) return board.upsert(view);
+    if (silent) return;
+    // One line per step: a new phase or a final status, not every percent.
+    const step = `${op.status}|${op.message}`;
+    if (step === lastPlain) return;
+    lastPlain = step;
+    process.stderr.write(`${plainOpLine(view, Date.now())}\n`);
+  };
+
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const op = await followOperation(ctx.client, operationId, resourceId, { signal: interrupt.signal, onUpdate: show });
+    show(op);
+    if (op.status === 'failed') {
+      const err = op.error ? `${op.error.message} (${op.error.code})` : op.message;
+      throw new OperationFailedError(`operation ${op.id} (${op.kind} ${op.resource_id}) failed: ${err}`);
+    }
+    return op;
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') {
+      throw new InterruptedError(
+        `interrupted: operation ${operationId} continues on the server; follow it with \`mockcloud op wait ${operationId}\` or \`mockcloud tail ${resourceId}\``,
+      );
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await board?.stop();
+  }
+}
