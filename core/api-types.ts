@@ -2178,10 +2178,13 @@ export interface operations {
     streamEvents: {
         parameters: {
             query?: {
-                resource_id?: components["parameters"]["ResourceIdFilter"];
+                /** @description Only events of these resources (repeat the parameter for several). */
+                resource_id?: string[];
                 environment_id?: components["parameters"]["EnvironmentIdFilter"];
-                /** @description Operation kind filter. */
+                /** @description Matches an operation kind (`vm.create`), an event type (`vm.status`) or a resource type (`vm`). */
                 kind?: string;
+                /** @description Same as the `Last-Event-ID` header, for clients that cannot set headers (browsers' EventSource on first connect). */
+                last_event_id?: string;
             };
             header?: {
                 /** @description Resume after this event id. */

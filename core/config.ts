@@ -36,6 +36,8 @@ const schema = z.object({
   auth: z.enum(['on', 'off']),
   adminToken: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
+  queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -68,6 +70,8 @@ export const CONFIG_SOURCES = {
   auth: [null, 'MOCKCLOUD_AUTH'],
   adminToken: [null, 'MOCKCLOUD_ADMIN_TOKEN'],
   logLevel: ['--log-level', 'MOCKCLOUD_LOG_LEVEL'],
+  leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
+  queue: [null, 'MOCKCLOUD_QUEUE'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -88,6 +92,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     auth: (pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined)?.toLowerCase() ?? 'off',
     adminToken: blankToUndefined(env.MOCKCLOUD_ADMIN_TOKEN),
     logLevel: pick(flags.logLevel, 'MOCKCLOUD_LOG_LEVEL') ?? 'info',
+    // How long a worker's claim on an operation lasts without renewal: the time a crashed worker's
+    // operations wait before another worker takes them over.
+    leaseMs: pick(undefined, 'MOCKCLOUD_LEASE_MS') ?? 15_000,
+    queue: pick(undefined, 'MOCKCLOUD_QUEUE') ?? 'mockcloud.operations',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -52,8 +52,23 @@ export function openDb(target: DbTarget): Db {
 
 export const isPostgres = (db: Q) => db.client.config.client === 'pg';
 
-export async function migrateLatest(db: Db): Promise<void> {
-  await db.migrate.latest({ migrationSource });
+/**
+ * Applies pending migrations. Safe when several processes start at once on one PostgreSQL: knex
+ * takes a lock row, and a process that finds it taken (or loses the race to create the lock table)
+ * waits and tries again; by then there is usually nothing left to apply.
+ */
+export async function migrateLatest(db: Db, attempts = 120): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await db.migrate.latest({ migrationSource });
+      return;
+    } catch (err) {
+      const msg = String((err as Error).message);
+      const contended = /already locked|knex_migrations(_lock)?.*(already exists|duplicate)|duplicate key value/i.test(msg) || (err as { code?: string }).code === '23505';
+      if (!contended || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** True when every known migration has been applied (used by /ready). */

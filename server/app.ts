@@ -34,9 +34,6 @@ export function specOperationIds(spec: unknown): string[] {
   return ids;
 }
 
-// TEMP: removed when the provisioning engine lands (same change series).
-const TEMP_PENDING = new Set(['listVms', 'createVm', 'getVm', 'updateVm', 'deleteVm', 'listVolumes', 'createVolume', 'getVolume', 'updateVolume', 'deleteVolume', 'startVm', 'stopVm', 'rebootVm', 'attachVolume', 'detachVolume', 'listOperations', 'getOperation', 'listSizes', 'listImages', 'getSimulation', 'updateSimulation', 'streamEvents']);
-
 /** Builds the app without listening, so tests run it in-process or on port 0. */
 export function createApp(opts: AppOptions): Express {
   const specFile = openapiPath();
@@ -44,7 +41,7 @@ export function createApp(opts: AppOptions): Express {
   const spec = YAML.parse(specText) as object;
   const handlers = buildHandlers(opts.services);
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
-  const missing = specOperationIds(spec).filter((id) => !(id in handlers) && !TEMP_PENDING.has(id));
+  const missing = specOperationIds(spec).filter((id) => !(id in handlers));
   if (missing.length) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);
 
   const app = express();

@@ -5,7 +5,12 @@ import type { Config } from '../core/config.js';
 import { migrateLatest, openDb, type Db } from '../core/db.js';
 import { InProcessBus, type Bus } from '../core/events/bus.js';
 import { RedisBus } from '../core/events/redis-bus.js';
+import { InProcessQueue, type WorkQueue } from '../core/queue/queue.js';
+import { RabbitQueue } from '../core/queue/rabbit-queue.js';
+import type { StoredSimulation } from '../core/simulation/settings.js';
+import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
 import { createApp } from './app.js';
+import { openStreams } from './handlers/events.js';
 import { createServices, type Probe } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
@@ -18,6 +23,8 @@ export interface Running {
   server: Server;
   db: Db;
   bus: Bus;
+  queue: WorkQueue;
+  worker?: WorkerRuntime;
   stop(): Promise<void>;
 }
 
@@ -25,19 +32,35 @@ export function createLogger(config: Config, name: string): Logger {
   return pino({ name, level: config.logLevel, base: { pid: process.pid, process: name } });
 }
 
-export async function startApi(config: Config, mode: Mode, logger: Logger): Promise<Running> {
+export const baseSimulation = (config: Config): StoredSimulation => ({
+  time_scale: config.timeScale,
+  seed: config.seed ?? null,
+  failure_rate: config.failureRate,
+  operations: {},
+});
+
+export async function openInfrastructure(config: Config, logger: Logger) {
   const embedded = !config.databaseUrl;
-  if (mode === 'server' && embedded) {
-    logger.warn('no DATABASE_URL: `mockcloud server` is using the embedded SQLite store; run `mockcloud up` for the all-in-one');
-  }
   const sqliteFile = config.memory ? ':memory:' : path.join(config.dataDir, 'mockcloud.db');
   const db = openDb(embedded ? { sqliteFile } : { databaseUrl: config.databaseUrl });
   await migrateLatest(db);
   const bus: Bus = config.redisUrl ? await RedisBus.connect(config.redisUrl) : new InProcessBus();
+  const queue: WorkQueue = config.amqpUrl
+    ? await RabbitQueue.connect({ url: config.amqpUrl, queue: config.queue, onError: (err, context) => logger.error({ err, context }, 'queue error') })
+    : new InProcessQueue();
   const probes: Record<string, Probe> = {};
   if (bus instanceof RedisBus) probes.bus = () => bus.ping();
+  if (queue instanceof RabbitQueue) probes.queue = () => queue.ping();
+  return { db, bus, queue, probes, embedded, sqliteFile };
+}
 
-  const services = createServices({ db, bus, probes });
+export async function startApi(config: Config, mode: Mode, logger: Logger): Promise<Running> {
+  const { db, bus, queue, probes, embedded, sqliteFile } = await openInfrastructure(config, logger);
+  // Start-up configuration is the simulation's starting point; PATCH /simulation changes it at run time.
+  await db('simulation_settings').where({ id: 1 }).delete();
+  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes });
+  // Without a broker there is no separate worker to reach: the API process runs the engine itself.
+  const worker = config.amqpUrl ? undefined : await startWorkerRuntime({ db, bus, queue, logger, leaseMs: config.leaseMs, sole: embedded });
   const app = createApp({ services, logger });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -46,21 +69,24 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  logger.info({ url, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql' }, 'mockcloud API listening');
+  logger.info({ url, mode, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql', queue: config.amqpUrl ? 'rabbitmq' : 'in-process', bus: config.redisUrl ? 'redis' : 'in-process' }, 'mockcloud API listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // Requests still running after the grace period are cut so shutdown stays under 10 s.
-        setTimeout(() => server.closeAllConnections(), 8000).unref();
-      });
+      // Stop accepting, let requests in flight finish, tell SSE clients to come back later.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of openStreams) res.end('retry: 2000\n\n');
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), 8000);
+      await closed;
+      clearTimeout(cut);
+      await worker?.stop();
+      await queue.close();
       await bus.close();
       await db.destroy();
     })());
-  return { url, server, db, bus, stop };
+  return { url, server, db, bus, queue, worker, stop };
 }
 
 /** Runs until SIGINT/SIGTERM, then shuts down gracefully. */
@@ -70,20 +96,34 @@ export async function runApi(config: Config, mode: Mode): Promise<void> {
   try {
     running = await startApi(config, mode, logger);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new StartupError(`port ${config.port} on ${config.host} is already in use; pick another with --port`);
-    if (e.code === 'ECONNREFUSED') throw new StartupError(`cannot reach a service (${e.message}); is it running?`);
-    throw err;
+    throw explainStartupError(err, config);
   }
   if (mode === 'up') process.stderr.write(`mockcloud is up at ${running.url} (docs: ${running.url}/docs) — Ctrl-C to stop\n`);
-  await new Promise<void>((resolve) => {
+  await untilSignal(logger);
+  await running.stop();
+}
+
+export function untilSignal(logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'shutting down');
-      running.stop().then(resolve, resolve);
+      // A second signal means "now".
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve();
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
 }
 
-export class StartupError extends Error {}
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export function explainStartupError(err: unknown, config: Config): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') return new StartupError(`port ${config.port} on ${config.host} is already in use; pick another with --port`);
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND') return new StartupError(`cannot reach a service (${e.message}); is it running?`);
+  return err;
+}

@@ -2,7 +2,14 @@ import type { Db } from '../core/db.js';
 import { migrationsCurrent } from '../core/db.js';
 import { EnvironmentService } from '../core/environments/service.js';
 import type { Bus } from '../core/events/bus.js';
+import { EventFeed } from '../core/events/feed.js';
+import { OperationService } from '../core/operations/service.js';
+import type { Dispatcher } from '../core/operations/submit.js';
 import { SecurityGroupService } from '../core/security-groups/service.js';
+import { SimulationService } from '../core/simulation/service.js';
+import type { StoredSimulation } from '../core/simulation/settings.js';
+import { VmService } from '../core/vms/service.js';
+import { VolumeService } from '../core/volumes/service.js';
 
 export interface Readiness {
   ok: boolean;
@@ -15,18 +22,25 @@ export type Probe = () => Promise<boolean>;
 export interface Services {
   environments: EnvironmentService;
   securityGroups: SecurityGroupService;
+  vms: VmService;
+  volumes: VolumeService;
+  operations: OperationService;
+  simulation: SimulationService;
+  events: EventFeed;
   health: { readiness(): Promise<Readiness> };
 }
 
 export interface ServiceDeps {
   db: Db;
   bus: Bus;
+  dispatcher: Dispatcher;
+  simulation: StoredSimulation;
   /** Extra readiness probes by name (queue, bus), supplied by the composition root. */
   probes?: Record<string, Probe>;
 }
 
-export function createServices(deps: ServiceDeps): Services {
-  const { db, bus } = deps;
+export async function createServices(deps: ServiceDeps): Promise<Services> {
+  const { db, bus, dispatcher } = deps;
   const probes: Record<string, Probe> = {
     database: async () => {
       await db.raw('select 1');
@@ -35,9 +49,16 @@ export function createServices(deps: ServiceDeps): Services {
     migrations: () => migrationsCurrent(db),
     ...deps.probes,
   };
+  const simulation = new SimulationService({ db, bus, base: deps.simulation });
+  await simulation.start();
   return {
     environments: new EnvironmentService({ db, bus }),
     securityGroups: new SecurityGroupService({ db, bus }),
+    vms: new VmService({ db, bus, dispatcher, simulation }),
+    volumes: new VolumeService({ db, bus, dispatcher, simulation }),
+    operations: new OperationService({ db }),
+    simulation,
+    events: new EventFeed({ db, bus }),
     health: {
       async readiness() {
         const entries = await Promise.all(

@@ -1,14 +1,18 @@
 import type { Request, Response } from 'express';
 import type { OperationId } from '../../core/api.js';
+import { IMAGES, SIZES } from '../../core/catalogue.js';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../services.js';
+import { ctxOf, param } from '../http.js';
+import { vmHandlers, volumeHandlers } from './async-resources.js';
+import { streamEvents } from './events.js';
 import { syncCrudHandlers } from './sync-crud.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-// The static operationId → handler map (SPEC-first: routes come from openapi.yaml). Its type makes
-// the compiler list every operation, and createApp checks it against the spec at start-up.
-export function buildHandlers(s: Services): Partial<Record<OperationId, Handler>> {
+// The static operationId → handler map (spec-first: routes come from openapi.yaml). Its type makes
+// the compiler demand every operation, and createApp checks it against the spec at start-up.
+export function buildHandlers(s: Services): Record<OperationId, Handler> {
   const envs = syncCrudHandlers(s.environments, '/api/v1/environments');
   const sgs = syncCrudHandlers(s.securityGroups, '/api/v1/security-groups');
   return {
@@ -22,6 +26,39 @@ export function buildHandlers(s: Services): Partial<Record<OperationId, Handler>
     getSecurityGroup: sgs.get,
     updateSecurityGroup: sgs.update,
     deleteSecurityGroup: sgs.delete,
+    ...vmHandlers(s),
+    ...volumeHandlers(s),
+    listOperations: async (req, res) => {
+      const q = req.query as Record<string, string | undefined>;
+      res.json(
+        await s.operations.list(ctxOf(res), {
+          limit: q.limit === undefined ? undefined : Number(q.limit),
+          pageToken: q.page_token,
+          resourceId: q.resource_id,
+          kind: q.kind,
+          status: q.status,
+          environmentId: q.environment_id,
+        }),
+      );
+    },
+    getOperation: async (req, res) => {
+      const op = await s.operations.get(ctxOf(res), param(req, 'id'));
+      if (!op.done) res.setHeader('Retry-After', '1');
+      res.json(op);
+    },
+    listSizes: (_req, res) => {
+      res.json({ items: SIZES });
+    },
+    listImages: (_req, res) => {
+      res.json({ items: IMAGES });
+    },
+    getSimulation: async (_req, res) => {
+      res.json(await s.simulation.get());
+    },
+    updateSimulation: async (req, res) => {
+      res.json(await s.simulation.update(req.body));
+    },
+    streamEvents: streamEvents(s),
     getHealth: (_req, res) => {
       res.json({ status: 'ok' });
     },

@@ -1,48 +1,97 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { migrateLatest, openDb, type Db } from '../../core/db.js';
 import { InProcessBus, type Bus } from '../../core/events/bus.js';
 import { RedisBus } from '../../core/events/redis-bus.js';
+import { InProcessQueue, type WorkQueue } from '../../core/queue/queue.js';
+import { RabbitQueue } from '../../core/queue/rabbit-queue.js';
 import { createApp } from '../../server/app.js';
 import { createServices, type Services } from '../../server/services.js';
+import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
 
 // Which stack the suites run on. scripts/test.mjs runs every suite once embedded and, in CI or when
-// asked, once more on the real PostgreSQL / RabbitMQ / Redis, with a fresh database per run.
+// asked, once more on the real PostgreSQL / RabbitMQ / Redis, with a fresh database per run and a
+// fresh queue per test stack.
 export const STACK = process.env.MOCKCLOUD_TEST_STACK === 'distributed' ? 'distributed' : 'embedded';
+
+export const testLogger = () => pino({ level: process.env.MOCKCLOUD_TEST_LOG ?? 'silent' });
 
 export interface TestStack {
   db: Db;
   bus: Bus;
+  queue: WorkQueue;
+  queueName: string;
   close(): Promise<void>;
 }
 
-export async function openTestStack(): Promise<TestStack> {
+export const distributedUrls = () => {
+  const db = process.env.MOCKCLOUD_TEST_DATABASE_URL;
+  const redis = process.env.MOCKCLOUD_TEST_REDIS_URL;
+  const amqp = process.env.MOCKCLOUD_TEST_AMQP_URL;
+  if (!db || !redis || !amqp) throw new Error('the distributed test stack needs MOCKCLOUD_TEST_DATABASE_URL, _REDIS_URL and _AMQP_URL (run it through npm test)');
+  return { db, redis, amqp };
+};
+
+export async function openTestStack(opts: { queueName?: string } = {}): Promise<TestStack> {
+  const queueName = opts.queueName ?? `mockcloud-test-${randomUUID()}`;
   if (STACK === 'distributed') {
-    const url = process.env.MOCKCLOUD_TEST_DATABASE_URL;
-    const redis = process.env.MOCKCLOUD_TEST_REDIS_URL;
-    if (!url || !redis) throw new Error('distributed test stack needs MOCKCLOUD_TEST_DATABASE_URL and MOCKCLOUD_TEST_REDIS_URL');
-    const db = openDb({ databaseUrl: url });
+    const urls = distributedUrls();
+    const db = openDb({ databaseUrl: urls.db });
     await migrateLatest(db);
-    const bus = await RedisBus.connect(redis);
-    return { db, bus, close: async () => { await bus.close(); await db.destroy(); } };
+    const bus = await RedisBus.connect(urls.redis);
+    const queue = await RabbitQueue.connect({ url: urls.amqp, queue: queueName });
+    return {
+      db,
+      bus,
+      queue,
+      queueName,
+      close: async () => {
+        await queue.deleteTopology();
+        await queue.close();
+        await bus.close();
+        await db.destroy();
+      },
+    };
   }
   const db = openDb({ sqliteFile: ':memory:' });
   await migrateLatest(db);
   const bus = new InProcessBus();
-  return { db, bus, close: async () => { await bus.close(); await db.destroy(); } };
+  const queue = new InProcessQueue();
+  return { db, bus, queue, queueName, close: async () => { await queue.close(); await bus.close(); await db.destroy(); } };
+}
+
+export interface TestApiOptions {
+  timeScale?: number;
+  failureRate?: number;
+  seed?: number | null;
+  leaseMs?: number;
+  /** Run a worker in the same process (default true). */
+  worker?: boolean;
 }
 
 export interface TestApi extends TestStack {
   baseUrl: string;
   services: Services;
+  worker?: WorkerRuntime;
 }
 
 /** The API on port 0 with response validation on: any undocumented status or field fails the test. */
-export async function startTestApi(): Promise<TestApi> {
+export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> {
   const stack = await openTestStack();
-  const services = createServices({ db: stack.db, bus: stack.bus });
-  const app = createApp({ services, logger: pino({ level: process.env.MOCKCLOUD_TEST_LOG ?? 'silent' }), validateResponses: true });
+  const logger = testLogger();
+  const services = await createServices({
+    db: stack.db,
+    bus: stack.bus,
+    dispatcher: stack.queue,
+    simulation: { time_scale: opts.timeScale ?? 0, seed: opts.seed ?? null, failure_rate: opts.failureRate ?? 0, operations: {} },
+  });
+  await stack.db('simulation_settings').where({ id: 1 }).delete();
+  const worker = opts.worker === false
+    ? undefined
+    : await startWorkerRuntime({ db: stack.db, bus: stack.bus, queue: stack.queue, logger, leaseMs: opts.leaseMs ?? 5000, sole: false });
+  const app = createApp({ services, logger, validateResponses: true });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -50,10 +99,12 @@ export async function startTestApi(): Promise<TestApi> {
   return {
     ...stack,
     services,
+    worker,
     baseUrl: `http://127.0.0.1:${port}`,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await worker?.stop();
       await stack.close();
     },
   };

@@ -1,0 +1,91 @@
+import type { Q } from '../db.js';
+import type { OperationRow } from './schema.js';
+
+export const insertOperation = (db: Q, row: OperationRow) => db('operations').insert(row);
+
+export const getOperation = (db: Q, id: string) => db<OperationRow>('operations').where({ id }).first();
+
+/**
+ * Takes an operation for a worker: only when it is not finished and nobody holds a live lease.
+ * The conditional UPDATE is the whole concurrency story — of two workers handed the same message,
+ * exactly one gets a row back.
+ */
+export async function claimOperation(db: Q, id: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+  const n = await db('operations')
+    .where({ id })
+    .whereIn('status', ['pending', 'running'])
+    .andWhere((w) => w.whereNull('lease_owner').orWhere('lease_expires_ms', '<', now))
+    .update({
+      lease_owner: owner,
+      lease_expires_ms: now + leaseMs,
+      status: 'running',
+      started_at: db.raw('coalesce(started_at, ?)', [new Date(now).toISOString()]),
+      started_ms: db.raw('coalesce(started_ms, ?)', [now]),
+      attempts: db.raw('attempts + 1'),
+      updated_at: new Date(now).toISOString(),
+    });
+  return n === 1;
+}
+
+/** One statement renews every lease a worker holds. */
+export const renewLeases = (db: Q, owner: string, until: number) =>
+  db('operations').where({ lease_owner: owner, status: 'running' }).update({ lease_expires_ms: until });
+
+/** Gives operations back (graceful shutdown): another worker may take them at once. */
+export const releaseLeases = (db: Q, owner: string, ids: string[]) =>
+  db('operations').where({ lease_owner: owner }).whereIn('id', ids).whereIn('status', ['pending', 'running']).update({ lease_expires_ms: 0 });
+
+export interface ProgressUpdate {
+  id: string;
+  progress: number;
+  message: string;
+}
+
+/**
+ * Writes many progress updates in one statement per chunk (CASE by id): a worker with 10,000
+ * operations in flight reports each one every second, so per-row statements would not keep up.
+ * Progress only ever grows (max of old and new), and only the lease holder may write.
+ */
+export async function writeProgress(db: Q, owner: string, updates: ProgressUpdate[], at: string): Promise<void> {
+  for (let i = 0; i < updates.length; i += 300) {
+    const chunk = updates.slice(i, i + 300);
+    const progressCase = chunk.map(() => 'when ? then ?').join(' ');
+    const messageCase = chunk.map(() => 'when ? then ?').join(' ');
+    await db('operations')
+      .whereIn('id', chunk.map((u) => u.id))
+      .andWhere({ lease_owner: owner, status: 'running' })
+      .update({
+        progress: db.raw(`case id ${progressCase} else progress end`, chunk.flatMap((u) => [u.id, u.progress])),
+        message: db.raw(`case id ${messageCase} else message end`, chunk.flatMap((u) => [u.id, u.message])),
+        updated_at: at,
+      });
+  }
+}
+
+/** Finishes an operation exactly once: only the lease holder, only from `running`. */
+export async function finishOperation(
+  db: Q,
+  id: string,
+  owner: string,
+  fields: { status: 'succeeded' | 'failed'; progress: number; message: string; error_code: string | null; error_message: string | null },
+  at: string,
+): Promise<boolean> {
+  const n = await db('operations')
+    .where({ id, lease_owner: owner, status: 'running' })
+    .update({ ...fields, finished_at: at, updated_at: at, lease_owner: null, lease_expires_ms: null });
+  return n === 1;
+}
+
+/** Operations nobody is working on: never claimed, or whose worker stopped renewing its lease. */
+export async function orphanedOperations(db: Q, now: number, pendingGraceMs: number, limit: number): Promise<string[]> {
+  const rows = (await db('operations')
+    .select('id')
+    .where((w) =>
+      w
+        .where((p) => p.where('status', 'pending').whereNull('lease_owner').andWhere('created_at', '<', new Date(now - pendingGraceMs).toISOString()))
+        .orWhere((r) => r.whereIn('status', ['pending', 'running']).whereNotNull('lease_owner').andWhere('lease_expires_ms', '<', now)),
+    )
+    .orderBy('created_at')
+    .limit(limit)) as { id: string }[];
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,51 @@
+import type { Db } from '../db.js';
+import { nowIso } from '../db.js';
+import type { Bus } from '../events/bus.js';
+import { applyPatch, effectiveSettings, type SimulationPatch, type SimulationSettings, type StoredSimulation } from './settings.js';
+
+export const SIMULATION_CHANNEL = 'mockcloud:simulation';
+
+/**
+ * Run-time simulation settings, shared by every replica through the database. Start-up
+ * configuration is the base; PATCH /simulation stores the result. Each process caches the settings
+ * and drops the cache when any replica announces a change (and after a second, in case the
+ * announcement was lost).
+ */
+export class SimulationService {
+  private cache: { value: SimulationSettings; at: number } | undefined;
+
+  constructor(private readonly deps: { db: Db; bus: Bus; base: StoredSimulation }) {}
+
+  async start(): Promise<void> {
+    await this.deps.bus.subscribe(SIMULATION_CHANNEL, () => {
+      this.cache = undefined;
+    });
+  }
+
+  private async stored(): Promise<StoredSimulation> {
+    const row = (await this.deps.db('simulation_settings').where({ id: 1 }).first()) as { settings: string } | undefined;
+    return row ? (JSON.parse(row.settings) as StoredSimulation) : this.deps.base;
+  }
+
+  async get(): Promise<SimulationSettings> {
+    if (this.cache && Date.now() - this.cache.at < 1000) return this.cache.value;
+    const value = effectiveSettings(await this.stored());
+    this.cache = { value, at: Date.now() };
+    return value;
+  }
+
+  async update(patch: SimulationPatch): Promise<SimulationSettings> {
+    const next = await this.deps.db.transaction(async (trx) => {
+      const row = (await trx('simulation_settings').where({ id: 1 }).first()) as { settings: string } | undefined;
+      const current = row ? (JSON.parse(row.settings) as StoredSimulation) : this.deps.base;
+      const merged = applyPatch(current, patch);
+      const settings = JSON.stringify(merged);
+      if (row) await trx('simulation_settings').where({ id: 1 }).update({ settings, updated_at: nowIso() });
+      else await trx('simulation_settings').insert({ id: 1, settings, updated_at: nowIso() });
+      return merged;
+    });
+    this.cache = undefined;
+    await this.deps.bus.publish(SIMULATION_CHANNEL, '1').catch(() => undefined);
+    return effectiveSettings(next);
+  }
+}

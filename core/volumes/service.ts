@@ -1,0 +1,210 @@
+import type { VolumeCreate, VolumePatch } from '../api.js';
+import type { Ctx } from '../common/context.js';
+import { checkIfMatch } from '../common/etag.js';
+import { getRow, listRows, type ListQuery } from '../common/list.js';
+import type { Page } from '../common/pagination.js';
+import { mergeTags, writeTags } from '../common/tags.js';
+import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { AppError, invalidState, notFound } from '../errors.js';
+import type { NewEvent } from '../events/event-log.js';
+import { inTransaction } from '../events/unit-of-work.js';
+import { newId } from '../ids.js';
+import { beginOperation } from '../lifecycle/begin.js';
+import { recordOperation, retryAfterSeconds } from '../operations/submit.js';
+import { serializeOperation, type OperationRow } from '../operations/schema.js';
+import { checkSimulationTags } from '../simulation/plan.js';
+import { operationEvent, requireEnv, type Accepted, type VmServiceDeps } from '../vms/service.js';
+import { DEVICES, serializeVolume, type Volume, type VolumeRow } from './schema.js';
+
+const nameTaken = (name: string) => new AppError('already_exists', `a volume named "${name}" already exists in this environment`);
+
+export async function volumeSnapshot(db: Q, row: VolumeRow): Promise<Volume> {
+  const op = row.operation_id ? ((await db('operations').where({ id: row.operation_id }).first('progress')) as { progress: number } | undefined) : undefined;
+  return serializeVolume(row, op?.progress ?? 100);
+}
+
+export const volumeEvent = (ctx: { projectId: string }, v: Volume, type = 'volume.status', op?: OperationRow): NewEvent => ({
+  projectId: ctx.projectId,
+  type,
+  resourceType: 'volume',
+  resourceId: v.id,
+  environmentId: v.environment_id,
+  operationId: op?.id ?? v.operation_id,
+  kind: op?.kind ?? null,
+  data: v,
+});
+
+export class VolumeService {
+  constructor(private readonly deps: VmServiceDeps) {}
+
+  async create(ctx: Ctx, input: VolumeCreate): Promise<Accepted<Volume>> {
+    checkSimulationTags(input.tags);
+    const settings = await this.deps.simulation.get();
+    try {
+      const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        const env = await requireEnv(trx, ctx, input.environment_id);
+        const id = newId('vol');
+        const tags = input.tags ?? {};
+        const op = await recordOperation(
+          trx,
+          ctx,
+          { kind: 'volume.create', resourceId: id, resourceName: input.name, environmentId: env.id, environmentName: env.name, tags },
+          settings,
+        );
+        const at = nowIso();
+        const row: VolumeRow = {
+          id,
+          project_id: ctx.projectId,
+          environment_id: env.id,
+          name: input.name,
+          size_gb: input.size_gb,
+          type: input.type ?? 'standard',
+          status: 'creating',
+          progress: 0,
+          operation_id: op.id,
+          error_code: null,
+          error_message: null,
+          vm_id: null,
+          device: null,
+          tags: JSON.stringify(tags),
+          created_at: at,
+          updated_at: at,
+        };
+        await trx('volumes').insert(row);
+        await writeTags(trx, id, tags);
+        const volume = serializeVolume(row, 0);
+        emit(volumeEvent(ctx, volume, 'volume.status', op));
+        emit(operationEvent(op));
+        return { resource: volume, operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
+      });
+      await this.dispatch(result.operation.id);
+      return result;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(input.name);
+      throw err;
+    }
+  }
+
+  private async dispatch(opId: string): Promise<void> {
+    await this.deps.dispatcher.dispatch(opId).catch(() => undefined);
+  }
+
+  async list(ctx: Ctx, q: ListQuery): Promise<Page<Volume>> {
+    const { rows, nextPageToken } = await listRows<VolumeRow>(this.deps.db, 'volumes', ctx.projectId, q);
+    const opIds = rows.map((r) => r.operation_id).filter((x): x is string => !!x);
+    const ops = opIds.length ? ((await this.deps.db('operations').whereIn('id', opIds).select('id', 'progress')) as { id: string; progress: number }[]) : [];
+    const progress = new Map(ops.map((o) => [o.id, o.progress]));
+    return { items: rows.map((r) => serializeVolume(r, (r.operation_id ? progress.get(r.operation_id) : undefined) ?? 100)), next_page_token: nextPageToken };
+  }
+
+  private async row(db: Q, ctx: Ctx, id: string): Promise<VolumeRow> {
+    const row = await getRow<VolumeRow>(db, 'volumes', ctx.projectId, id);
+    if (!row) throw notFound('volume', id);
+    return row;
+  }
+
+  async get(ctx: Ctx, id: string): Promise<Volume> {
+    return volumeSnapshot(this.deps.db, await this.row(this.deps.db, ctx, id));
+  }
+
+  async update(ctx: Ctx, id: string, patch: VolumePatch, ifMatch?: string): Promise<Volume> {
+    checkSimulationTags(patch.tags ? (Object.fromEntries(Object.entries(patch.tags).filter(([, v]) => v !== null)) as Record<string, string>) : undefined);
+    try {
+      return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+        const row = await this.row(trx, ctx, id);
+        const current = await volumeSnapshot(trx, row);
+        checkIfMatch(ifMatch, current);
+        for (const field of ['type', 'environment_id'] as const) {
+          if (patch[field] !== undefined && patch[field] !== current[field]) {
+            throw new AppError('immutable_field', `${field} cannot be changed after creation`, {
+              errors: [{ path: `/body/${field}`, message: 'immutable', code: 'immutable_field' }],
+            });
+          }
+        }
+        if (patch.size_gb !== undefined && patch.size_gb < current.size_gb) {
+          throw new AppError('invalid_value', `volumes only grow: size_gb ${patch.size_gb} is smaller than the current ${current.size_gb}`, {
+            errors: [{ path: '/body/size_gb', message: 'cannot shrink', code: 'invalid_value' }],
+          });
+        }
+        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        const fields = { name: patch.name ?? current.name, size_gb: patch.size_gb ?? current.size_gb, tags: JSON.stringify(tags), updated_at: nowIso() };
+        await trx('volumes').where({ id }).update(fields);
+        if (patch.tags !== undefined) await writeTags(trx, id, tags);
+        const next = await volumeSnapshot(trx, { ...row, ...fields });
+        emit(volumeEvent(ctx, next, 'volume.updated'));
+        return next;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '');
+      throw err;
+    }
+  }
+
+  async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<Accepted<Volume>> {
+    const row = await this.row(this.deps.db, ctx, id);
+    if (row.status === 'deleting' && row.operation_id) {
+      const op = (await this.deps.db<OperationRow>('operations').where({ id: row.operation_id }).first())!;
+      return { resource: await volumeSnapshot(this.deps.db, row), operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
+    }
+    if (row.status === 'in-use') {
+      throw new AppError('volume_in_use', `volume ${id} is attached to ${row.vm_id} as ${row.device}; detach it first`);
+    }
+    return this.act(ctx, id, 'volume.delete', ifMatch);
+  }
+
+  async attach(ctx: Ctx, id: string, vmId: string): Promise<Accepted<Volume>> {
+    return this.act(ctx, id, 'volume.attach', undefined, vmId);
+  }
+
+  async detach(ctx: Ctx, id: string): Promise<Accepted<Volume>> {
+    return this.act(ctx, id, 'volume.detach');
+  }
+
+  private async act(ctx: Ctx, id: string, kind: 'volume.delete' | 'volume.attach' | 'volume.detach', ifMatch?: string, vmId?: string): Promise<Accepted<Volume>> {
+    const settings = await this.deps.simulation.get();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
+          const row = await this.row(trx, ctx, id);
+          if (ifMatch !== undefined) checkIfMatch(ifMatch, await volumeSnapshot(trx, row));
+          let extra: Record<string, unknown> = {};
+          let params = {};
+          if (kind === 'volume.attach') {
+            const device = await this.checkAttach(trx, ctx, row, vmId!);
+            extra = { vm_id: vmId, device };
+            params = { vm_id: vmId, device };
+          }
+          const env = (await trx('environments').where({ id: row.environment_id }).first('name')) as { name: string };
+          const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: env.name, params }, extra);
+          const volume = await volumeSnapshot(trx, (await trx<VolumeRow>('volumes').where({ id }).first())!);
+          emit(volumeEvent(ctx, volume, 'volume.status', op));
+          emit(operationEvent(op));
+          return { resource: volume, operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
+        });
+        await this.dispatch(result.operation.id);
+        return result;
+      } catch (err) {
+        // Two volumes attaching to one VM took the same device at once; take the next one.
+        if (kind === 'volume.attach' && isUniqueViolation(err) && attempt < 16) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Attach rules (SPEC §3); returns the device the volume will get. */
+  private async checkAttach(trx: Q, ctx: Ctx, vol: VolumeRow, vmId: string): Promise<string> {
+    const vm = (await trx('vms').where({ id: vmId, project_id: ctx.projectId }).first('id', 'status', 'environment_id')) as
+      | { id: string; status: string; environment_id: string }
+      | undefined;
+    if (!vm) throw notFound('VM', vmId);
+    if (vm.environment_id !== vol.environment_id) {
+      throw new AppError('environment_mismatch', `volume ${vol.id} is in ${vol.environment_id} but VM ${vmId} is in ${vm.environment_id}`);
+    }
+    if (vol.status !== 'available') throw invalidState(`volume ${vol.id}`, vol.status, 'attach');
+    if (vm.status !== 'running') throw invalidState(`VM ${vmId}`, vm.status, 'attach a volume (it must be running)');
+    const used = new Set(((await trx('volumes').where({ vm_id: vmId }).select('device')) as { device: string }[]).map((r) => r.device));
+    const device = DEVICES.find((d) => !used.has(d));
+    if (!device) throw invalidState(`VM ${vmId}`, 'full', `attach more than ${DEVICES.length} volumes`);
+    return device;
+  }
+}

@@ -1,0 +1,191 @@
+import type { Logger } from 'pino';
+import type { Db } from '../core/db.js';
+import { nowIso } from '../core/db.js';
+import type { Bus } from '../core/events/bus.js';
+import { announceEvents, appendEvents, type NewEvent } from '../core/events/event-log.js';
+import { completeOperation, outcomeOf } from '../core/lifecycle/complete.js';
+import { claimOperation, getOperation, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
+import { planOf, type OperationRow } from '../core/operations/schema.js';
+import { phaseAt, type Plan } from '../core/simulation/plan.js';
+import { operationEvent } from '../core/vms/service.js';
+import { MinHeap } from './heap.js';
+
+// The engine plays operations back. Each claimed operation sits in one timeline (a heap keyed by
+// its next wake-up); one timer wakes for the earliest, and everything due is written in batches:
+// progress for hundreds of operations per statement, completions in chunked transactions. That is
+// how one process carries 10,000 operations in flight at time scale 1.
+
+export interface EngineOptions {
+  db: Db;
+  bus: Bus;
+  owner: string;
+  logger: Logger;
+  leaseMs: number;
+  /** Called with each finished operation (metrics). */
+  onFinished?: (op: OperationRow, status: 'succeeded' | 'failed') => void;
+}
+
+interface Active {
+  row: OperationRow;
+  plan: Plan;
+  startedMs: number;
+  endMs: number; // when the plan's outcome takes effect (earlier for a failure)
+  progress: number;
+  message: string;
+}
+
+const MAX_REPORT_GAP_MS = 1000; // SPEC §5: progress at least every second…
+const STEP = 0.1; // …or every 10 %, whichever comes first
+const COMPLETIONS_PER_TRANSACTION = 100;
+
+export class Engine {
+  private readonly timeline = new MinHeap<string>();
+  private readonly active = new Map<string, Active>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private flushing = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: EngineOptions) {}
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    this.heartbeat = setInterval(() => {
+      if (!this.active.size) return;
+      renewLeases(this.o.db, this.o.owner, Date.now() + this.o.leaseMs).catch((err) => this.o.logger.error({ err }, 'lease renewal failed'));
+    }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  /** Queue handler: claim the operation in the database, then schedule it. Resolves after the claim commits. */
+  handle = async (operationId: string): Promise<void> => {
+    if (this.stopped || this.active.has(operationId)) return;
+    const now = Date.now();
+    const claimed = await claimOperation(this.o.db, operationId, this.o.owner, now, this.o.leaseMs);
+    if (!claimed) return; // finished already, or another worker holds it: a duplicate message
+    const row = await getOperation(this.o.db, operationId);
+    if (!row) return;
+    const plan = planOf(row);
+    const startedMs = row.started_ms ?? now;
+    const endMs = startedMs + Math.round(plan.duration_ms * (plan.outcome === 'fail' ? plan.fail_at : 1));
+    const a: Active = { row, plan, startedMs, endMs, progress: row.progress, message: row.message };
+    this.active.set(operationId, a);
+    if (row.attempts > 1) this.o.logger.info({ operation_id: operationId, kind: row.kind, attempt: row.attempts }, 'operation taken over');
+    this.schedule(operationId, now); // report "running" at once
+  };
+
+  private schedule(id: string, at: number): void {
+    this.timeline.push(at, id);
+    this.arm();
+  }
+
+  private arm(): void {
+    const next = this.timeline.peekKey();
+    if (next === undefined || this.flushing) return;
+    if (this.timer && next >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      void this.flush();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  private nextReport(a: Active, now: number): number {
+    const step = Math.max(1, Math.min(MAX_REPORT_GAP_MS, (a.endMs - a.startedMs) * STEP));
+    return Math.min(a.endMs, now + step);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      const now = Date.now();
+      const due: Active[] = [];
+      const reports: Active[] = [];
+      while ((this.timeline.peekKey() ?? Infinity) <= now + 2) {
+        const id = this.timeline.pop()!;
+        const a = this.active.get(id);
+        if (!a) continue;
+        if (now >= a.endMs) due.push(a);
+        else reports.push(a);
+      }
+      if (reports.length) await this.report(reports, now);
+      for (let i = 0; i < due.length; i += COMPLETIONS_PER_TRANSACTION) await this.complete(due.slice(i, i + COMPLETIONS_PER_TRANSACTION));
+    } catch (err) {
+      this.o.logger.error({ err }, 'engine flush failed; retrying');
+    } finally {
+      this.flushing = false;
+      this.arm();
+    }
+  }
+
+  private async report(batch: Active[], now: number): Promise<void> {
+    const at = nowIso();
+    const updates: ProgressUpdate[] = [];
+    const events: NewEvent[] = [];
+    for (const a of batch) {
+      const span = Math.max(1, a.plan.duration_ms);
+      const fraction = Math.min(1, (now - a.startedMs) / span);
+      a.progress = Math.max(a.progress, Math.min(99, Math.floor(fraction * 100)));
+      a.message = phaseAt(a.plan, fraction);
+      a.row = { ...a.row, status: 'running', progress: a.progress, message: a.message, updated_at: at };
+      updates.push({ id: a.row.id, progress: a.progress, message: a.message });
+      events.push(operationEvent(a.row));
+    }
+    try {
+      await this.o.db.transaction(async (trx) => {
+        await writeProgress(trx, this.o.owner, updates, at);
+        await appendEvents(trx, events);
+      });
+      announceEvents(this.o.bus);
+    } finally {
+      for (const a of batch) this.timeline.push(this.nextReport(a, Date.now()), a.row.id);
+    }
+  }
+
+  private async complete(batch: Active[]): Promise<void> {
+    const finished: [Active, boolean][] = [];
+    try {
+      await this.o.db.transaction(async (trx) => {
+        finished.length = 0;
+        const events: NewEvent[] = [];
+        for (const a of batch) {
+          const done = await completeOperation(trx, this.o.owner, a.row, outcomeOf(a.plan), (e) => events.push(e));
+          finished.push([a, done]);
+        }
+        await appendEvents(trx, events);
+      });
+    } catch (err) {
+      // Nothing was committed: try these again shortly.
+      this.o.logger.error({ err }, 'completing operations failed; will retry');
+      for (const a of batch) this.timeline.push(Date.now() + 200, a.row.id);
+      return;
+    }
+    announceEvents(this.o.bus);
+    for (const [a, done] of finished) {
+      this.active.delete(a.row.id);
+      if (done) {
+        const status = a.plan.outcome === 'succeed' ? 'succeeded' : 'failed';
+        this.o.logger.info({ operation_id: a.row.id, kind: a.row.kind, resource_id: a.row.resource_id, status }, 'operation finished');
+        this.o.onFinished?.(a.row, status);
+      }
+    }
+  }
+
+  /** Stops taking work and hands back what is in flight: another worker resumes it where it was. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    while (this.flushing) await new Promise((r) => setTimeout(r, 10));
+    const ids = [...this.active.keys()];
+    this.active.clear();
+    for (let i = 0; i < ids.length; i += 500) await releaseLeases(this.o.db, this.o.owner, ids.slice(i, i + 500)).catch(() => undefined);
+  }
+}

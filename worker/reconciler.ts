@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import type { Db } from '../core/db.js';
+import { orphanedOperations } from '../core/operations/queries.js';
+import type { Dispatcher } from '../core/operations/submit.js';
+
+// Nothing stays in a transitional state: every few seconds each worker looks for operations nobody
+// is working on — never claimed (their message was lost) or whose worker stopped renewing its lease
+// (it crashed) — and dispatches them again. Claims are conditional, so duplicates are harmless.
+
+export interface ReconcilerOptions {
+  db: Db;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  intervalMs: number;
+  pendingGraceMs: number;
+  /** Housekeeping: events and idempotency records older than this are dropped. */
+  retentionMs: number;
+}
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private lastPrune = 0;
+
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce(), this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  async runOnce(pendingGraceMs = this.o.pendingGraceMs): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    try {
+      const ids = await orphanedOperations(this.o.db, Date.now(), pendingGraceMs, 1000);
+      for (const id of ids) await this.o.dispatcher.dispatch(id);
+      if (ids.length) this.o.logger.info({ count: ids.length }, 're-dispatched orphaned operations');
+      if (Date.now() - this.lastPrune > 60_000) {
+        this.lastPrune = Date.now();
+        const cutoff = new Date(Date.now() - this.o.retentionMs).toISOString();
+        await this.o.db('events').where('created_at', '<', cutoff).delete();
+        await this.o.db('idempotency_keys').where('expires_ms', '<', Date.now()).delete();
+      }
+      return ids.length;
+    } catch (err) {
+      this.o.logger.error({ err }, 'reconciler pass failed');
+      return 0;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,61 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Db } from '../core/db.js';
+import type { Bus } from '../core/events/bus.js';
+import type { WorkQueue } from '../core/queue/queue.js';
+import type { OperationRow } from '../core/operations/schema.js';
+import { Engine } from './engine.js';
+import { Reconciler } from './reconciler.js';
+
+export interface WorkerRuntimeOptions {
+  db: Db;
+  bus: Bus;
+  queue: WorkQueue;
+  logger: Logger;
+  leaseMs: number;
+  /** The only worker there is (embedded SQLite): leases left by a previous run are dead, take them now. */
+  sole: boolean;
+  onFinished?: (op: OperationRow, status: 'succeeded' | 'failed') => void;
+}
+
+export interface WorkerRuntime {
+  owner: string;
+  engine: Engine;
+  reconciler: Reconciler;
+  stop(): Promise<void>;
+}
+
+export const workerId = () => `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+/** Engine + queue consumer + reconciler: what `mockcloud worker` runs, and what `mockcloud up` embeds. */
+export async function startWorkerRuntime(o: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const owner = workerId();
+  const engine = new Engine({ db: o.db, bus: o.bus, owner, logger: o.logger, leaseMs: o.leaseMs, onFinished: o.onFinished });
+  const reconciler = new Reconciler({
+    db: o.db,
+    dispatcher: o.queue,
+    logger: o.logger,
+    intervalMs: Math.min(5000, Math.max(200, Math.floor(o.leaseMs / 2))),
+    pendingGraceMs: Math.max(1000, o.leaseMs),
+    retentionMs: 24 * 3600 * 1000,
+  });
+  engine.start();
+  if (o.sole) {
+    // After a restart of `mockcloud up` nothing else can be working on these: resume them at once.
+    await o.db('operations').whereIn('status', ['pending', 'running']).update({ lease_owner: null, lease_expires_ms: null });
+  }
+  await o.queue.consume(engine.handle);
+  reconciler.start();
+  if (o.sole) await reconciler.runOnce(0);
+  return {
+    owner,
+    engine,
+    reconciler,
+    async stop() {
+      reconciler.stop();
+      await o.queue.stopConsuming();
+      await engine.stop();
+    },
+  };
+}
