@@ -49,7 +49,8 @@ export function contextOf(cmd: Command): Ctx {
     output: flags.output,
     quiet: Boolean(flags.quiet),
     debug: Boolean(flags.debug),
-    stdoutTty: Boolean(process.stdout.isTTY) && !ci,
-    stderrTty: Boolean(process.stderr.isTTY) && !ci,
+    // A terminal that reports no width (some pseudo-terminals) cannot be laid out: treat it as a pipe.
+    stdoutTty: Boolean(process.stdout.isTTY) && !ci && (process.stdout.columns ?? 0) > 0,
+    stderrTty: Boolean(process.stderr.isTTY) && !ci && (process.stderr.columns ?? 0) > 0,
   };
 }
