@@ -13,6 +13,22 @@ import { registerVolumeCommands } from './volume.js';
 export function registerResourceCommands(program: Command): void {
   addGlobalOptions(program);
   program.configureHelp({ showGlobalOptions: true });
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  mockcloud up --memory --time-scale 0.05           # start mockcloud (another terminal)
+  mockcloud env create prod
+  mockcloud sg create web --env prod --rule ingress:tcp:22:0.0.0.0/0
+  mockcloud vm create web --env prod --sg web --wait
+  mockcloud volume create data --env prod --size 20 --wait
+  mockcloud volume attach data web --env prod --wait
+  mockcloud tail --env prod                          # live progress of everything in prod
+  mockcloud vm list --output json | jq -r '.[].id'
+
+Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 interrupted.
+`,
+  );
   registerEnvCommands(program);
   registerSgCommands(program);
   registerVmCommands(program);

@@ -25,9 +25,11 @@ export interface Up {
   stop(): Promise<void>;
 }
 
+/** `mockcloud up` on a free port (or `port`); in memory unless `extra` names a --data-dir. */
 export async function startUp(extra: string[] = [], port?: number): Promise<Up> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [MAIN, 'up', '--memory', '--port', String(port), '--time-scale', '0.01', '--log-level', 'silent', ...extra], {
+  const storage = extra.includes('--data-dir') ? [] : ['--memory'];
+  const child = spawn(process.execPath, [MAIN, 'up', ...storage, '--port', String(port), '--time-scale', '0.01', '--log-level', 'silent', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, MOCKCLOUD_TIME_SCALE: undefined, MOCKCLOUD_PORT: undefined },
   });
