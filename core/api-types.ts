@@ -768,8 +768,9 @@ export interface components {
             time_scale?: number;
             seed?: number | null;
             failure_rate?: number;
+            /** @description Per-kind overrides; `null` for a kind drops its overrides (back to the defaults). */
             operations?: {
-                [key: string]: components["schemas"]["SimulationOperationPatch"];
+                [key: string]: components["schemas"]["SimulationOperationPatch"] | null;
             };
         };
         /** @description Opaque; pass as `page_token` to get the next page. Empty or absent on the last page. */

@@ -80,10 +80,15 @@ export async function finishOperation(
 export async function orphanedOperations(db: Q, now: number, pendingGraceMs: number, limit: number): Promise<string[]> {
   const rows = (await db('operations')
     .select('id')
-    .where((w) =>
+    .whereIn('status', ['pending', 'running'])
+    .andWhere((w) =>
       w
-        .where((p) => p.where('status', 'pending').whereNull('lease_owner').andWhere('created_at', '<', new Date(now - pendingGraceMs).toISOString()))
-        .orWhere((r) => r.whereIn('status', ['pending', 'running']).whereNotNull('lease_owner').andWhere('lease_expires_ms', '<', now)),
+        // never claimed (given time for its message to arrive), or handed back without a lease
+        .where((p) =>
+          p.whereNull('lease_owner').andWhere((q) => q.where('status', 'running').orWhere('created_at', '<', new Date(now - pendingGraceMs).toISOString())),
+        )
+        // claimed by a worker that stopped renewing
+        .orWhere((r) => r.whereNotNull('lease_owner').andWhere('lease_expires_ms', '<', now)),
     )
     .orderBy('created_at')
     .limit(limit)) as { id: string }[];
