@@ -44,6 +44,16 @@ serverFlags(program.command('server'))
   });
 
 program
+  .command('worker')
+  .description('start a worker: consumes operations from RabbitMQ (DATABASE_URL, AMQP_URL, REDIS_URL); run as many as you like')
+  .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(async (flags: ConfigFlags) => {
+    const config = loadConfig(process.env, flags);
+    const { runWorker } = await import('../worker/main.js');
+    await runWorker(config);
+  });
+
+program
   .command('migrate')
   .description('apply database migrations (idempotent; safe to run before every deploy)')
   .option('--data-dir <dir>', 'embedded database directory (MOCKCLOUD_DATA_DIR)')
