@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import type {
   Environment, EnvironmentCreate, EnvironmentPatch, Operation, SecurityGroup, SecurityGroupCreate, SecurityGroupPatch,
   Simulation, SimulationPatch, Vm, VmCreate, VmPatch, Volume, VolumeCreate, VolumePatch,
@@ -86,6 +85,8 @@ export class ApiClient {
     const headers = this.headers(opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {});
     let res;
     try {
+      // undici is the biggest module the CLI loads; only commands that send a request pay for it.
+      const { request } = await import('undici');
       res = await request(this.url(path, opts.query), {
         method,
         headers,

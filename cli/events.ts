@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import type { Operation } from '../core/api.js';
 import type { ApiClient } from './api-client.js';
 import { ApiError, UnreachableError, isNetworkError } from './errors.js';
@@ -96,6 +95,7 @@ export async function openEventStream(client: ApiClient, filter: EventFilter, op
   });
   let res;
   try {
+    const { request } = await import('undici');
     res = await request(url, {
       method: 'GET',
       headers: client.headers({ accept: 'text/event-stream', ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}) }),

@@ -82,7 +82,8 @@ export function registerTailCommand(program: Command): void {
         steps.set(op.id, step);
         process.stdout.write(`${plainOpLine(view, Date.now())}\n`);
       };
-      const notice = (text: string) => (board ? board.status(text) : json ? undefined : process.stderr.write(`${text}\n`));
+      // Notices go to stderr, so stdout stays the events alone (NDJSON with --output json).
+      const notice = (text: string) => (board ? board.status(text) : ctx.quiet ? undefined : process.stderr.write(`${text}\n`));
 
       // Operations already in flight when we start.
       if (!json) {
@@ -103,6 +104,7 @@ export function registerTailCommand(program: Command): void {
           try {
             const stream = await openEventStream(ctx.client, filter, { lastEventId, signal: interrupt.signal });
             if (connected) notice('reconnected');
+            else if (!board) notice(`watching ${ctx.endpoint} (Ctrl-C to stop)`);
             if (board) board.status(undefined);
             connected = true;
             for await (const event of stream.events) {

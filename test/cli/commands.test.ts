@@ -241,7 +241,7 @@ describe('mockcloud CLI against a running server', function () {
       const env = uniqName('envtail');
       const envObj = await json('env', 'create', env);
       const p = spawnCli(up.endpoint, ['tail', '--env', env]);
-      await new Promise((r) => setTimeout(r, 300));
+      await p.until(/watching http/);
       const vm = await json('vm', 'create', 'watched', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait');
       await p.until(new RegExp(`vm\\.create ${vm.id}\\s+succeeded`));
       expect(p.out.stdout).to.match(new RegExp(`vm\\.create ${vm.id}\\s+\\d+%`));
@@ -255,16 +255,18 @@ describe('mockcloud CLI against a running server', function () {
     it('prints one JSON event per line with --output json, filtered to one resource', async () => {
       const env = uniqName('envtj');
       await json('env', 'create', env);
-      const other = await json('vm', 'create', 'other', '--env', env, '--tag', 'mockcloud:outcome=succeed');
-      const vm = await json('vm', 'create', 'one', '--env', env, '--tag', 'mockcloud:outcome=succeed');
+      const other = await json('vm', 'create', 'other', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait');
+      const vm = await json('vm', 'create', 'one', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait');
       const p = spawnCli(up.endpoint, ['tail', vm.id, '--output', 'json']);
+      await p.until(/watching http/);
+      await Promise.all([json('vm', 'stop', other.id, '--wait'), json('vm', 'stop', vm.id, '--wait')]);
       await p.until(/"operation\.succeeded"/);
       p.child.kill('SIGINT');
       await p.exited;
       const events = p.out.stdout.trim().split('\n').map((l) => JSON.parse(l));
-      expect(events.length).to.be.greaterThan(1);
+      expect(events.map((e) => e.type)).to.include.members(['operation.progress', 'operation.succeeded', 'vm.status']);
       expect(events.every((e) => e.resource_id === vm.id)).to.equal(true);
-      expect(events.some((e) => e.resource_id === other.id)).to.equal(false);
+      expect(events.find((e) => e.type === 'operation.succeeded').data).to.include({ kind: 'vm.stop', status: 'succeeded', resource_id: vm.id });
     });
   });
 

@@ -78,7 +78,7 @@ describe('mockcloud tail across a server restart', function () {
     try {
       const env = uniqName('envre');
       const tail = spawnCli(up.endpoint, ['tail']);
-      await new Promise((r) => setTimeout(r, 300));
+      await tail.until(/watching http/);
       expect((await cli(up.endpoint, ['env', 'create', env])).code).to.equal(0);
       await tail.until(/environment\.created/);
       await up.stop();
