@@ -943,7 +943,7 @@ export interface components {
         Id: string;
         /** @description The VM to attach to. */
         VmId: string;
-        /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+        /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
         IdempotencyKey: string;
         /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
         IfMatch: string;
@@ -1019,7 +1019,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -1124,7 +1124,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -1208,7 +1208,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -1313,7 +1313,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -1397,7 +1397,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -1510,7 +1510,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -1608,7 +1608,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -1721,7 +1721,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -1781,7 +1781,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -1822,7 +1822,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -1863,7 +1863,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -1904,7 +1904,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -1947,7 +1947,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -2137,7 +2137,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. */
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];

@@ -11,6 +11,7 @@ import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
 import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
+import { idempotency } from './idempotency.js';
 import { errorHandler } from './problem.js';
 import type { Services } from './services.js';
 
@@ -23,7 +24,7 @@ export interface AppOptions {
   extraRoutes?: (app: Express) => void;
 }
 
-const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id'];
+const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'];
 
 /** Reads the operationIds declared in openapi.yaml. */
 export function specOperationIds(spec: unknown): string[] {
@@ -87,6 +88,7 @@ export function createApp(opts: AppOptions): Express {
   });
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
+  app.use(idempotency(opts.services.idempotency));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: specFile,

@@ -3,6 +3,7 @@ import { migrationsCurrent } from '../core/db.js';
 import { EnvironmentService } from '../core/environments/service.js';
 import type { Bus } from '../core/events/bus.js';
 import { EventFeed } from '../core/events/feed.js';
+import { IdempotencyStore } from '../core/idempotency/store.js';
 import { OperationService } from '../core/operations/service.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 import { SecurityGroupService } from '../core/security-groups/service.js';
@@ -27,6 +28,7 @@ export interface Services {
   operations: OperationService;
   simulation: SimulationService;
   events: EventFeed;
+  idempotency: IdempotencyStore;
   health: { readiness(): Promise<Readiness> };
 }
 
@@ -59,6 +61,7 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     operations: new OperationService({ db }),
     simulation,
     events: new EventFeed({ db, bus }),
+    idempotency: new IdempotencyStore(db),
     health: {
       async readiness() {
         const entries = await Promise.all(
