@@ -20,9 +20,13 @@ export interface AppOptions {
   logger: Logger;
   /** Validate every response against openapi.yaml (tests turn this on; a violation is a 500). */
   validateResponses?: boolean;
+  /** Sees every API response with its operationId (metrics, and the contract tests). */
+  observe?: (operationId: string | undefined, req: Request, res: Response, durationMs: number) => void;
   /** Extra routes mounted before the API (metrics). */
   extraRoutes?: (app: Express) => void;
 }
+
+type OpenApiRequest = Request & { openapi?: { schema?: { operationId?: string } } };
 
 const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'];
 
@@ -88,6 +92,14 @@ export function createApp(opts: AppOptions): Express {
   });
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
+  if (opts.observe) {
+    const observe = opts.observe;
+    app.use((req, res, next) => {
+      const started = performance.now();
+      res.on('close', () => observe((req as OpenApiRequest).openapi?.schema?.operationId, req, res, performance.now() - started));
+      next();
+    });
+  }
   app.use(idempotency(opts.services.idempotency));
   app.use(
     OpenApiValidator.middleware({
@@ -99,7 +111,7 @@ export function createApp(opts: AppOptions): Express {
   );
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    const operationId = (req as Request & { openapi?: { schema?: { operationId?: string } } }).openapi?.schema?.operationId;
+    const operationId = (req as OpenApiRequest).openapi?.schema?.operationId;
     const handler = operationId ? (handlers[operationId as OperationId] as Handler | undefined) : undefined;
     if (!handler) return next();
     await handler(req, res);

@@ -3,7 +3,7 @@ import type { OperationId } from '../../core/api.js';
 import { IMAGES, SIZES } from '../../core/catalogue.js';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../services.js';
-import { ctxOf, param } from '../http.js';
+import { ctxOf, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents } from './events.js';
 import { syncCrudHandlers } from './sync-crud.js';
@@ -52,12 +52,8 @@ export function buildHandlers(s: Services): Record<OperationId, Handler> {
     listImages: (_req, res) => {
       res.json({ items: IMAGES });
     },
-    getSimulation: async (_req, res) => {
-      res.json(await s.simulation.get());
-    },
-    updateSimulation: async (req, res) => {
-      res.json(await s.simulation.update(req.body));
-    },
+    getSimulation: async (_req, res) => sendResource(res, 200, await s.simulation.get()),
+    updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body)),
     streamEvents: streamEvents(s),
     getHealth: (_req, res) => {
       res.json({ status: 'ok' });

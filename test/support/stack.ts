@@ -7,7 +7,7 @@ import { InProcessBus, type Bus } from '../../core/events/bus.js';
 import { RedisBus } from '../../core/events/redis-bus.js';
 import { InProcessQueue, type WorkQueue } from '../../core/queue/queue.js';
 import { RabbitQueue } from '../../core/queue/rabbit-queue.js';
-import { createApp } from '../../server/app.js';
+import { createApp, type AppOptions } from '../../server/app.js';
 import { createServices, type Services } from '../../server/services.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
 
@@ -69,6 +69,7 @@ export interface TestApiOptions {
   leaseMs?: number;
   /** Run a worker in the same process (default true). */
   worker?: boolean;
+  observe?: AppOptions['observe'];
 }
 
 export interface TestApi extends TestStack {
@@ -91,7 +92,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const worker = opts.worker === false
     ? undefined
     : await startWorkerRuntime({ db: stack.db, bus: stack.bus, queue: stack.queue, logger, leaseMs: opts.leaseMs ?? 5000, sole: false });
-  const app = createApp({ services, logger, validateResponses: true });
+  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
