@@ -46,6 +46,7 @@ serverFlags(program.command('server'))
 program
   .command('worker')
   .description('start a worker: consumes operations from RabbitMQ (DATABASE_URL, AMQP_URL, REDIS_URL); run as many as you like')
+  .option('--metrics-port <port>', 'port of the worker\'s /metrics and /health, default none (MOCKCLOUD_METRICS_PORT)')
   .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);

@@ -37,6 +37,7 @@ const schema = z.object({
   adminToken: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
+  metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
 });
 
@@ -52,6 +53,7 @@ export interface ConfigFlags {
   failureRate?: string | number;
   seed?: string | number;
   logLevel?: string;
+  metricsPort?: string | number;
 }
 
 // name in the config → [flag, environment variable], used for error messages and by the tests
@@ -72,6 +74,7 @@ export const CONFIG_SOURCES = {
   logLevel: ['--log-level', 'MOCKCLOUD_LOG_LEVEL'],
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
   queue: [null, 'MOCKCLOUD_QUEUE'],
+  metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -96,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     // operations wait before another worker takes them over.
     leaseMs: pick(undefined, 'MOCKCLOUD_LEASE_MS') ?? 15_000,
     queue: pick(undefined, 'MOCKCLOUD_QUEUE') ?? 'mockcloud.operations',
+    // The worker's own /metrics and /health (the API serves /metrics on its port); 0 turns it off.
+    metricsPort: pick(flags.metricsPort, 'MOCKCLOUD_METRICS_PORT') ?? 0,
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

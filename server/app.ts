@@ -9,6 +9,7 @@ import swaggerUi from 'swagger-ui-express';
 import YAML from 'yaml';
 import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
+import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
@@ -22,8 +23,9 @@ export interface AppOptions {
   validateResponses?: boolean;
   /** Sees every API response with its operationId (metrics, and the contract tests). */
   observe?: (operationId: string | undefined, req: Request, res: Response, durationMs: number) => void;
-  /** Extra routes mounted before the API (metrics). */
-  extraRoutes?: (app: Express) => void;
+  metrics?: Metrics;
+  /** Open SSE streams; the composition root ends them on shutdown. */
+  streams?: Set<Response>;
 }
 
 type OpenApiRequest = Request & { openapi?: { schema?: { operationId?: string } } };
@@ -44,7 +46,7 @@ export function createApp(opts: AppOptions): Express {
   const specFile = openapiPath();
   const specText = fs.readFileSync(specFile, 'utf8');
   const spec = YAML.parse(specText) as object;
-  const handlers = buildHandlers(opts.services);
+  const handlers = buildHandlers(opts.services, { streams: opts.streams ?? new Set(), metrics: opts.metrics });
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
   if (missing.length) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);
@@ -65,6 +67,7 @@ export function createApp(opts: AppOptions): Express {
     pinoHttp({
       logger: opts.logger,
       genReqId: (req) => String(req.headers['x-request-id']),
+      customProps: (req) => ({ request_id: String(req.headers['x-request-id']) }),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
       serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ status: res.statusCode }) },
     }),
@@ -75,7 +78,12 @@ export function createApp(opts: AppOptions): Express {
     res.type('application/yaml').send(specText);
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(spec, { customSiteTitle: 'mockcloud API' }));
-  opts.extraRoutes?.(app);
+  if (opts.metrics) {
+    const { registry } = opts.metrics;
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
 
   // The seed paths end in a slash (`/api/v1/environments/`); both spellings reach the same operation.
   app.use((req, _res, next) => {
@@ -92,11 +100,16 @@ export function createApp(opts: AppOptions): Express {
   });
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
-  if (opts.observe) {
-    const observe = opts.observe;
+  if (opts.observe || opts.metrics) {
+    const { observe, metrics } = opts;
     app.use((req, res, next) => {
       const started = performance.now();
-      res.on('close', () => observe((req as OpenApiRequest).openapi?.schema?.operationId, req, res, performance.now() - started));
+      res.on('close', () => {
+        const operationId = (req as OpenApiRequest).openapi?.schema?.operationId;
+        const ms = performance.now() - started;
+        observe?.(operationId, req, res, ms);
+        metrics?.httpDuration.observe({ operation: operationId ?? 'unknown', method: req.method, status: String(res.statusCode) }, ms / 1000);
+      });
       next();
     });
   }

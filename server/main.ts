@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../core/config.js';
+import { createMetrics } from '../core/metrics.js';
+import type { Response } from 'express';
 import { migrateLatest, openDb, type Db } from '../core/db.js';
 import { InProcessBus, type Bus } from '../core/events/bus.js';
 import { RedisBus } from '../core/events/redis-bus.js';
@@ -10,7 +12,6 @@ import { RabbitQueue } from '../core/queue/rabbit-queue.js';
 import type { StoredSimulation } from '../core/simulation/settings.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
 import { createApp } from './app.js';
-import { openStreams } from './handlers/events.js';
 import { createServices, type Probe } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
@@ -60,8 +61,22 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   await db('simulation_settings').where({ id: 1 }).delete();
   const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes });
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
-  const worker = config.amqpUrl ? undefined : await startWorkerRuntime({ db, bus, queue, logger, leaseMs: config.leaseMs, sole: embedded });
-  const app = createApp({ services, logger });
+  let inFlight = () => 0;
+  const metrics = createMetrics(mode === 'up' ? 'mockcloud' : 'mockcloud-server', { inFlight: () => inFlight(), queueDepth: () => queue.depth() });
+  const worker = config.amqpUrl
+    ? undefined
+    : await startWorkerRuntime({
+        db,
+        bus,
+        queue,
+        logger,
+        leaseMs: config.leaseMs,
+        sole: embedded,
+        onFinished: (op, outcome) => metrics.operationsFinished.inc({ kind: op.kind, outcome }),
+      });
+  if (worker) inFlight = () => worker.engine.inFlight;
+  const streams = new Set<Response>();
+  const app = createApp({ services, logger, metrics, streams });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -76,7 +91,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
     (stopping ??= (async () => {
       // Stop accepting, let requests in flight finish, tell SSE clients to come back later.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const res of openStreams) res.end('retry: 2000\n\n');
+      for (const res of streams) res.end('retry: 2000\n\n');
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), 8000);
       await closed;

@@ -1,19 +1,23 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../../core/errors.js';
 import { toWire } from '../../core/events/feed.js';
+import type { Metrics } from '../../core/metrics.js';
 import type { Services } from '../services.js';
 import { ctxOf, header } from '../http.js';
 
 const KEEPALIVE_MS = 15_000;
 
-/** Open SSE streams, so graceful shutdown can close them with a retry hint. */
-export const openStreams = new Set<Response>();
-
 /**
  * GET /api/v1/events: Server-Sent Events from the event log. `Last-Event-ID` (header or
  * ?last_event_id) resumes right after that sequence number; without it the stream starts now.
  */
-export function streamEvents(s: Services) {
+export interface StreamHooks {
+  /** Open streams, so graceful shutdown can end them with a retry hint. */
+  streams: Set<Response>;
+  metrics?: Metrics;
+}
+
+export function streamEvents(s: Services, hooks: StreamHooks) {
   return async (req: Request, res: Response): Promise<void> => {
     const q = req.query as Record<string, unknown>;
     const last = header(req, 'last-event-id') ?? (typeof q.last_event_id === 'string' ? q.last_event_id : undefined);
@@ -42,12 +46,15 @@ export function streamEvents(s: Services) {
         let chunk = '';
         for (const r of rows) chunk += `id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(toWire(r))}\n\n`;
         res.write(chunk);
+        hooks.metrics?.eventsFanout.inc(rows.length);
       },
     );
-    openStreams.add(res);
+    hooks.streams.add(res);
+    hooks.metrics?.sseClients.inc();
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     await new Promise<void>((resolve) => res.on('close', () => resolve()));
-    openStreams.delete(res);
+    hooks.streams.delete(res);
+    hooks.metrics?.sseClients.dec();
     clearInterval(keepalive);
     await sub.close();
   };

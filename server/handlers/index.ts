@@ -5,14 +5,14 @@ import { AppError } from '../../core/errors.js';
 import type { Services } from '../services.js';
 import { ctxOf, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
-import { streamEvents } from './events.js';
+import { streamEvents, type StreamHooks } from './events.js';
 import { syncCrudHandlers } from './sync-crud.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
 
 // The static operationId → handler map (spec-first: routes come from openapi.yaml). Its type makes
 // the compiler demand every operation, and createApp checks it against the spec at start-up.
-export function buildHandlers(s: Services): Record<OperationId, Handler> {
+export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new Set() }): Record<OperationId, Handler> {
   const envs = syncCrudHandlers(s.environments, '/api/v1/environments');
   const sgs = syncCrudHandlers(s.securityGroups, '/api/v1/security-groups');
   return {
@@ -54,7 +54,7 @@ export function buildHandlers(s: Services): Record<OperationId, Handler> {
     },
     getSimulation: async (_req, res) => sendResource(res, 200, await s.simulation.get()),
     updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body)),
-    streamEvents: streamEvents(s),
+    streamEvents: streamEvents(s, hooks),
     getHealth: (_req, res) => {
       res.json({ status: 'ok' });
     },
