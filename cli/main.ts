@@ -73,6 +73,14 @@ program
 
 registerResourceCommands(program);
 
+// `mockcloud vm list | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

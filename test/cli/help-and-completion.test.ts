@@ -98,3 +98,19 @@ describe('mockcloud tail across a server restart', function () {
     }
   });
 });
+
+describe('mockcloud CLI output into a closed pipe', function () {
+  this.timeout(20_000);
+
+  it('exits quietly (code 0, no stack) when the reader goes away, as `mockcloud … | head` does', async () => {
+    const { spawn } = await import('node:child_process');
+    const { cliPath } = await import('../support/process.js');
+    const child = spawn(process.execPath, [cliPath(), 'vm', 'create', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the CLI writes a byte
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).to.not.match(/EPIPE|Unhandled/);
+    expect(code).to.equal(0);
+  });
+});
