@@ -3,7 +3,8 @@ import { parseCidr } from '../common/cidr.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
-import { deleteTags, mergeTags, writeTags } from '../common/tags.js';
+import { refuseImmutableChanges } from '../common/immutable.js';
+import { deleteTags, patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Bus } from '../events/bus.js';
@@ -71,12 +72,8 @@ export class EnvironmentService {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
         const current = await this.get(ctx, id, trx);
         checkIfMatch(ifMatch, current);
-        if (patch.cidr !== undefined && patch.cidr !== current.cidr) {
-          throw new AppError('immutable_field', 'cidr cannot be changed after creation; create a new environment', {
-            errors: [{ path: '/body/cidr', message: 'immutable', code: 'immutable_field' }],
-          });
-        }
-        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        refuseImmutableChanges(patch, current, ['cidr'], 'create a new environment');
+        const tags = patchTags(current.tags, patch.tags);
         const next: Environment = { ...current, name: patch.name ?? current.name, tags, updated_at: nowIso() };
         await queries.updateEnvironment(trx, id, { name: next.name, tags: JSON.stringify(tags), updated_at: next.updated_at });
         if (patch.tags !== undefined) await writeTags(trx, id, tags);

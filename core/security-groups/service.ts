@@ -2,7 +2,8 @@ import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
-import { deleteTags, mergeTags, writeTags } from '../common/tags.js';
+import { refuseImmutableChanges } from '../common/immutable.js';
+import { deleteTags, patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Bus } from '../events/bus.js';
@@ -76,12 +77,8 @@ export class SecurityGroupService {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
         const current = await this.get(ctx, id, trx);
         checkIfMatch(ifMatch, current);
-        if (patch.environment_id !== undefined && patch.environment_id !== current.environment_id) {
-          throw new AppError('immutable_field', 'environment_id cannot be changed; create the group in the other environment', {
-            errors: [{ path: '/body/environment_id', message: 'immutable', code: 'immutable_field' }],
-          });
-        }
-        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        refuseImmutableChanges(patch, current, ['environment_id'], 'create the group in the other environment');
+        const tags = patchTags(current.tags, patch.tags);
         const next: SecurityGroup = {
           ...current,
           name: patch.name ?? current.name,

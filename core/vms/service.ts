@@ -3,7 +3,8 @@ import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
-import { mergeTags, writeTags } from '../common/tags.js';
+import { refuseImmutableChanges } from '../common/immutable.js';
+import { patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { Bus } from '../events/bus.js';
@@ -197,13 +198,7 @@ export class VmService {
         const row = await this.row(trx, ctx, id);
         const current = await vmSnapshot(trx, row);
         checkIfMatch(ifMatch, current);
-        for (const field of ['image', 'environment_id'] as const) {
-          if (patch[field] !== undefined && patch[field] !== current[field]) {
-            throw new AppError('immutable_field', `${field} cannot be changed after creation; create a new VM`, {
-              errors: [{ path: `/body/${field}`, message: 'immutable', code: 'immutable_field' }],
-            });
-          }
-        }
+        refuseImmutableChanges(patch, current, ['image', 'environment_id'], 'create a new VM');
         if (patch.size !== undefined && patch.size !== current.size && current.status !== 'stopped') {
           throw invalidState(`VM ${id}`, current.status, 'change its size (stop it first)');
         }
@@ -211,7 +206,7 @@ export class VmService {
           await checkSecurityGroups(trx, ctx, current.environment_id, patch.security_group_ids);
           await writeSecurityGroups(trx, id, patch.security_group_ids);
         }
-        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        const tags = patchTags(current.tags, patch.tags);
         const fields = { name: patch.name ?? current.name, size: patch.size ?? current.size, tags: JSON.stringify(tags), updated_at: nowIso() };
         await trx('vms').where({ id }).update(fields);
         if (patch.tags !== undefined) await writeTags(trx, id, tags);

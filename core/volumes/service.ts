@@ -3,7 +3,8 @@ import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
-import { mergeTags, writeTags } from '../common/tags.js';
+import { refuseImmutableChanges } from '../common/immutable.js';
+import { patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { NewEvent } from '../events/event-log.js';
@@ -114,19 +115,13 @@ export class VolumeService {
         const row = await this.row(trx, ctx, id);
         const current = await volumeSnapshot(trx, row);
         checkIfMatch(ifMatch, current);
-        for (const field of ['type', 'environment_id'] as const) {
-          if (patch[field] !== undefined && patch[field] !== current[field]) {
-            throw new AppError('immutable_field', `${field} cannot be changed after creation`, {
-              errors: [{ path: `/body/${field}`, message: 'immutable', code: 'immutable_field' }],
-            });
-          }
-        }
+        refuseImmutableChanges(patch, current, ['type', 'environment_id'], 'create a new volume');
         if (patch.size_gb !== undefined && patch.size_gb < current.size_gb) {
           throw new AppError('invalid_value', `volumes only grow: size_gb ${patch.size_gb} is smaller than the current ${current.size_gb}`, {
             errors: [{ path: '/body/size_gb', message: 'cannot shrink', code: 'invalid_value' }],
           });
         }
-        const tags = patch.tags === undefined ? current.tags : patch.tags === null ? {} : mergeTags(current.tags, patch.tags);
+        const tags = patchTags(current.tags, patch.tags);
         const fields = { name: patch.name ?? current.name, size_gb: patch.size_gb ?? current.size_gb, tags: JSON.stringify(tags), updated_at: nowIso() };
         await trx('volumes').where({ id }).update(fields);
         if (patch.tags !== undefined) await writeTags(trx, id, tags);
