@@ -196,7 +196,9 @@ export interface Mockcloud extends Proc {
 /** Starts `mockcloud up|server` on a free port and waits for /ready. */
 export async function startMockcloud(command: 'up' | 'server', args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = []): Promise<Mockcloud> {
   const port = await freePort();
-  const child = spawnNode([cliMain(), command, '--port', String(port), '--log-level', 'warn', ...args], { env, nodeArgs });
+  // BENCH_PRELOAD=1 loads bench/preload.ts's experiments into the server under test (see that file).
+  const preload = process.env.BENCH_PRELOAD ? ['--import', benchFile('preload.js')] : [];
+  const child = spawnNode([cliMain(), command, '--port', String(port), '--log-level', 'warn', ...args], { env, nodeArgs: [...preload, ...nodeArgs] });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor200(`${url}/ready`, child, { timeoutMs: 60_000, everyMs: 50 });
