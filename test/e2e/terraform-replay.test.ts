@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { client, uniq, type Client } from '../support/http.js';
+import { uniq } from '../support/http.js';
 import { startTestApi, type TestApi } from '../support/stack.js';
 
 // What Mastercard/restapi does for each `restapi_object` of examples/terraform/main.tf, request by
@@ -40,13 +40,11 @@ function expectEchoed(apiData: Record<string, unknown>, data: Record<string, unk
 describe('Terraform example: replay of the restapi provider requests', function () {
   this.timeout(60_000);
   let api: TestApi;
-  let http: Client;
   let send: ReturnType<typeof restapi>;
   const wait = promisify(execFile);
 
   before(async () => {
     api = await startTestApi({ timeScale: 0.01 });
-    http = client(api.baseUrl);
     send = restapi(api.baseUrl);
   });
   after(async () => api?.close());
