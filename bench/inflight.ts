@@ -1,23 +1,35 @@
+import { DURATION_TAG } from '../core/simulation/plan.js';
 import { createTimings, startDeployment, waitFinished, type Mode } from './deploy.js';
 import { bounded, client, cpuSeconds, info, isMain, log, percentile, row, rssSampler, runStandalone, type Row } from './lib.js';
 
 // 10,000 operations in flight at time scale 1 on one worker. Every VM create takes 30–60 s of
-// simulated time (PATCH /simulation), all are submitted within the first seconds, so all are in
+// simulated time after the last submission (mockcloud:duration tags, see below), so all are in
 // flight at once. Lateness = finished_at − (started + planned duration), per operation, read from
 // the operations table afterwards. Target: p99 lateness ≤ 1 s; the baseline is the target itself.
 // The engine process's peak RSS and its CPU use over the run are reported beside it.
 
 export async function inflight(mode: Mode, count: number, opts: { minS?: number; maxS?: number } = {}) {
+  const minS = opts.minS ?? 30;
+  const maxS = opts.maxS ?? 60;
   const d = await startDeployment(mode, { timeScale: 1 });
   try {
     const api = client(d.api.url, 50);
-    await api.call('PATCH', '/api/v1/simulation', { time_scale: 1, failure_rate: 0, operations: { 'vm.create': { min_s: opts.minS ?? 30, max_s: opts.maxS ?? 60 } } }, [200], 'application/merge-patch+json');
+    await api.call('PATCH', '/api/v1/simulation', { time_scale: 1, failure_rate: 0, operations: { 'vm.create': { min_s: minS, max_s: maxS } } }, [200], 'application/merge-patch+json');
     const env = await api.call<{ id: string }>('POST', '/api/v1/environments', { name: `bench-inflight-${mode}`, cidr: '10.0.0.0/16' });
     const rss = rssSampler(d.workerPid);
     const cpu0 = cpuSeconds(d.workerPid);
     const t0 = Date.now();
+    // Each VM's duration is tagged: 30–60 s plus the time the remaining submissions are expected to
+    // take at the rate seen so far (× 1.5), so that on a slow or busy machine too every operation is
+    // still in flight when the last one is submitted. The table reports how many were at once.
+    let submitted = 0;
     await bounded(count, 50, async (i) => {
-      await api.call('POST', '/api/v1/vms', { name: `vm-${i}`, environment_id: env.id, size: 'small', image: 'debian-12' });
+      const elapsed = (Date.now() - t0) / 1000;
+      const rate = submitted > 100 ? submitted / elapsed : 100;
+      const seconds = minS + (maxS - minS) * Math.random() + ((count - i) / rate) * 1.5;
+      const tags = { [DURATION_TAG]: seconds.toFixed(3) };
+      await api.call('POST', '/api/v1/vms', { name: `vm-${i}`, environment_id: env.id, size: 'small', image: 'debian-12', tags });
+      submitted++;
     });
     log(`inflight ${mode}: ${count} creates submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to finish`);
     let lastLog = 0;
