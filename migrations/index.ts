@@ -10,6 +10,7 @@ import * as m08 from './20261126000008-idempotency-keys.js';
 import * as m09 from './20261126000009-resource-tags.js';
 import * as m10 from './20261126000010-simulation-settings.js';
 import * as m11 from './20261126000011-default-project.js';
+import * as m12 from './20261126000012-operations-dispatched.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '20261126000009-resource-tags': m09,
   '20261126000010-simulation-settings': m10,
   '20261126000011-default-project': m11,
+  '20261126000012-operations-dispatched': m12,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -4,7 +4,7 @@ import { nowIso } from '../core/db.js';
 import type { Bus } from '../core/events/bus.js';
 import { announceEvents, appendEvents, type NewEvent } from '../core/events/event-log.js';
 import { completeOperation, outcomeOf } from '../core/lifecycle/complete.js';
-import { claimOperation, getOperation, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
+import { claimOperations, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
 import { planOf, type OperationRow } from '../core/operations/schema.js';
 import { phaseAt, type Plan } from '../core/simulation/plan.js';
 import { operationEvent } from '../core/vms/service.js';
@@ -46,6 +46,9 @@ export class Engine {
   private flushing = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly claims: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private claiming = false;
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -56,27 +59,68 @@ export class Engine {
   start(): void {
     this.heartbeat = setInterval(() => {
       if (!this.active.size) return;
-      renewLeases(this.o.db, this.o.owner, Date.now() + this.o.leaseMs).catch((err) => this.o.logger.error({ err }, 'lease renewal failed'));
+      this.exclusive(() => renewLeases(this.o.db, this.o.owner, Date.now() + this.o.leaseMs)).catch((err) =>
+        this.o.logger.error({ err }, 'lease renewal failed'),
+      );
     }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
     this.heartbeat.unref();
   }
 
-  /** Queue handler: claim the operation in the database, then schedule it. Resolves after the claim commits. */
-  handle = async (operationId: string): Promise<void> => {
-    if (this.stopped || this.active.has(operationId)) return;
-    const now = Date.now();
-    const claimed = await claimOperation(this.o.db, operationId, this.o.owner, now, this.o.leaseMs);
-    if (!claimed) return; // finished already, or another worker holds it: a duplicate message
-    const row = await getOperation(this.o.db, operationId);
-    if (!row) return;
+  /**
+   * Every write this engine makes to its operations runs through here, one at a time. Concurrent
+   * multi-row UPDATEs of the same rows (a lease renewal racing a progress batch) lock rows in
+   * different orders and deadlock on PostgreSQL; one at a time they cannot.
+   */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work, work);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /**
+   * Queue handler: resolves once the operation is claimed in the database (so the message can be
+   * acked) or found to be someone else's. Messages arriving together are claimed in one statement.
+   */
+  handle = (operationId: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (this.stopped || this.active.has(operationId)) return resolve();
+      this.claims.push({ id: operationId, resolve, reject });
+      void this.claimLoop();
+    });
+
+  private async claimLoop(): Promise<void> {
+    if (this.claiming) return;
+    this.claiming = true;
+    try {
+      while (this.claims.length && !this.stopped) {
+        const batch = this.claims.splice(0, 500);
+        const ids = [...new Set(batch.map((b) => b.id))].filter((id) => !this.active.has(id));
+        try {
+          const now = Date.now();
+          const rows = ids.length ? await this.exclusive(() => claimOperations(this.o.db, ids, this.o.owner, now, this.o.leaseMs)) : [];
+          for (const row of rows) this.adopt(row, now);
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+      for (const b of this.claims.splice(0)) b.resolve(); // stopped: leave them to the broker / reconciler
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  private adopt(row: OperationRow, now: number): void {
     const plan = planOf(row);
     const startedMs = row.started_ms ?? now;
     const endMs = startedMs + Math.round(plan.duration_ms * (plan.outcome === 'fail' ? plan.fail_at : 1));
-    const a: Active = { row, plan, startedMs, endMs, progress: row.progress, message: row.message };
-    this.active.set(operationId, a);
-    if (row.attempts > 1) this.o.logger.info({ operation_id: operationId, kind: row.kind, attempt: row.attempts }, 'operation taken over');
-    this.schedule(operationId, now); // report "running" at once
-  };
+    this.active.set(row.id, { row, plan, startedMs, endMs, progress: row.progress, message: row.message });
+    if (row.attempts > 1) this.o.logger.info({ operation_id: row.id, kind: row.kind, attempt: row.attempts }, 'operation taken over');
+    this.schedule(row.id, now); // report "running" at once
+  }
 
   private schedule(id: string, at: number): void {
     this.timeline.push(at, id);
@@ -139,10 +183,12 @@ export class Engine {
       events.push(operationEvent(a.row));
     }
     try {
-      await this.o.db.transaction(async (trx) => {
-        await writeProgress(trx, this.o.owner, updates, at);
-        await appendEvents(trx, events);
-      });
+      await this.exclusive(() =>
+        this.o.db.transaction(async (trx) => {
+          await writeProgress(trx, this.o.owner, updates, at);
+          await appendEvents(trx, events);
+        }),
+      );
       announceEvents(this.o.bus);
     } finally {
       for (const a of batch) this.timeline.push(this.nextReport(a, Date.now()), a.row.id);
@@ -152,15 +198,17 @@ export class Engine {
   private async complete(batch: Active[]): Promise<void> {
     const finished: [Active, boolean][] = [];
     try {
-      await this.o.db.transaction(async (trx) => {
-        finished.length = 0;
-        const events: NewEvent[] = [];
-        for (const a of batch) {
-          const done = await completeOperation(trx, this.o.owner, a.row, outcomeOf(a.plan), (e) => events.push(e));
-          finished.push([a, done]);
-        }
-        await appendEvents(trx, events);
-      });
+      await this.exclusive(() =>
+        this.o.db.transaction(async (trx) => {
+          finished.length = 0;
+          const events: NewEvent[] = [];
+          for (const a of batch) {
+            const done = await completeOperation(trx, this.o.owner, a.row, outcomeOf(a.plan), (e) => events.push(e));
+            finished.push([a, done]);
+          }
+          await appendEvents(trx, events);
+        }),
+      );
     } catch (err) {
       // Nothing was committed: try these again shortly.
       this.o.logger.error({ err }, 'completing operations failed; will retry');
@@ -186,6 +234,8 @@ export class Engine {
     while (this.flushing) await new Promise((r) => setTimeout(r, 10));
     const ids = [...this.active.keys()];
     this.active.clear();
-    for (let i = 0; i < ids.length; i += 500) await releaseLeases(this.o.db, this.o.owner, ids.slice(i, i + 500)).catch(() => undefined);
+    await this.exclusive(async () => {
+      for (let i = 0; i < ids.length; i += 500) await releaseLeases(this.o.db, this.o.owner, ids.slice(i, i + 500)).catch(() => undefined);
+    });
   }
 }

@@ -37,7 +37,9 @@ export async function startWorkerRuntime(o: WorkerRuntimeOptions): Promise<Worke
     dispatcher: o.queue,
     logger: o.logger,
     intervalMs: Math.min(5000, Math.max(200, Math.floor(o.leaseMs / 2))),
-    pendingGraceMs: Math.max(1000, o.leaseMs),
+    // A broker that confirmed a publish rarely loses it; a pending operation is usually just
+    // waiting its turn in the queue. Re-publish only after a generous wait.
+    pendingGraceMs: 30_000,
     retentionMs: 24 * 3600 * 1000,
   });
   engine.start();

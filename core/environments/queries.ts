@@ -10,11 +10,10 @@ export const deleteEnvironment = (db: Q, id: string) => db('environments').where
 
 /** Everything that still lives in the environment and so blocks its deletion. */
 export async function environmentDependents(db: Q, id: string): Promise<{ id: string; type: string }[]> {
-  const [sgs, vms, vols] = await Promise.all([
-    db('security_groups').where({ environment_id: id }).select('id').orderBy('created_at').limit(100),
-    db('vms').where({ environment_id: id }).select('id').orderBy('created_at').limit(100),
-    db('volumes').where({ environment_id: id }).select('id').orderBy('created_at').limit(100),
-  ]);
+  // Sequential: `db` is usually the delete's transaction (one connection).
+  const sgs = await db('security_groups').where({ environment_id: id }).select('id').orderBy('created_at').limit(100);
+  const vms = await db('vms').where({ environment_id: id }).select('id').orderBy('created_at').limit(100);
+  const vols = await db('volumes').where({ environment_id: id }).select('id').orderBy('created_at').limit(100);
   return [
     ...sgs.map((r: { id: string }) => ({ id: r.id, type: 'security_group' })),
     ...vms.map((r: { id: string }) => ({ id: r.id, type: 'vm' })),

@@ -6,25 +6,26 @@ export const insertOperation = (db: Q, row: OperationRow) => db('operations').in
 export const getOperation = (db: Q, id: string) => db<OperationRow>('operations').where({ id }).first();
 
 /**
- * Takes an operation for a worker: only when it is not finished and nobody holds a live lease.
- * The conditional UPDATE is the whole concurrency story — of two workers handed the same message,
- * exactly one gets a row back.
+ * Takes operations for a worker: only those not finished and with no live lease. The conditional
+ * UPDATE is the whole concurrency story — of two workers handed the same message, exactly one gets
+ * the row back. Claims are batched (one statement for every message that arrived meanwhile).
  */
-export async function claimOperation(db: Q, id: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
-  const n = await db('operations')
-    .where({ id })
+export async function claimOperations(db: Q, ids: string[], owner: string, now: number, leaseMs: number): Promise<OperationRow[]> {
+  const at = new Date(now).toISOString();
+  return (await db('operations')
+    .whereIn('id', ids)
     .whereIn('status', ['pending', 'running'])
     .andWhere((w) => w.whereNull('lease_owner').orWhere('lease_expires_ms', '<', now))
     .update({
       lease_owner: owner,
       lease_expires_ms: now + leaseMs,
       status: 'running',
-      started_at: db.raw('coalesce(started_at, ?)', [new Date(now).toISOString()]),
+      started_at: db.raw('coalesce(started_at, ?)', [at]),
       started_ms: db.raw('coalesce(started_ms, ?)', [now]),
       attempts: db.raw('attempts + 1'),
-      updated_at: new Date(now).toISOString(),
-    });
-  return n === 1;
+      updated_at: at,
+    })
+    .returning('*')) as OperationRow[];
 }
 
 /** One statement renews every lease a worker holds. */
@@ -76,21 +77,37 @@ export async function finishOperation(
   return n === 1;
 }
 
-/** Operations nobody is working on: never claimed, or whose worker stopped renewing its lease. */
+/**
+ * Operations nobody is working on: claimed by a worker that stopped renewing its lease, handed back
+ * without one, or never claimed although dispatched (or re-dispatched) longer than `pendingGraceMs`
+ * ago. The ones returned as unclaimed are stamped, so the next pass waits another grace period
+ * before publishing them again instead of flooding a slow queue with copies.
+ */
 export async function orphanedOperations(db: Q, now: number, pendingGraceMs: number, limit: number): Promise<string[]> {
+  const cutoffMs = now - pendingGraceMs;
   const rows = (await db('operations')
-    .select('id')
+    .select('id', 'lease_owner', 'status')
     .whereIn('status', ['pending', 'running'])
     .andWhere((w) =>
       w
-        // never claimed (given time for its message to arrive), or handed back without a lease
         .where((p) =>
-          p.whereNull('lease_owner').andWhere((q) => q.where('status', 'running').orWhere('created_at', '<', new Date(now - pendingGraceMs).toISOString())),
+          p
+            .whereNull('lease_owner')
+            .andWhere((q) =>
+              q
+                .where('status', 'running')
+                .orWhere((u) =>
+                  u.where((d) => d.whereNull('dispatched_ms').andWhere('created_at', '<', new Date(cutoffMs).toISOString())).orWhere('dispatched_ms', '<', cutoffMs),
+                ),
+            ),
         )
-        // claimed by a worker that stopped renewing
         .orWhere((r) => r.whereNotNull('lease_owner').andWhere('lease_expires_ms', '<', now)),
     )
     .orderBy('created_at')
-    .limit(limit)) as { id: string }[];
+    .limit(limit)) as { id: string; lease_owner: string | null; status: string }[];
+  const unclaimed = rows.filter((r) => r.status === 'pending' && r.lease_owner === null).map((r) => r.id);
+  for (let i = 0; i < unclaimed.length; i += 500) {
+    await db('operations').whereIn('id', unclaimed.slice(i, i + 500)).update({ dispatched_ms: now });
+  }
   return rows.map((r) => r.id);
 }

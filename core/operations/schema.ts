@@ -25,6 +25,7 @@ export interface OperationRow {
   lease_owner: string | null;
   lease_expires_ms: number | null;
   attempts: number;
+  dispatched_ms?: number | null;
 }
 
 export interface OperationParams {

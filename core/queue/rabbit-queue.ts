@@ -74,6 +74,15 @@ export class RabbitQueue implements WorkQueue {
   }
 
   private async onMessage(ch: Channel, msg: ConsumeMessage, handler: WorkHandler): Promise<void> {
+    try {
+      await this.process(ch, msg, handler);
+    } catch (err) {
+      // The channel closed under us (shutdown, broker restart): the broker redelivers the message.
+      this.opts.onError?.(err, 'acknowledging a message');
+    }
+  }
+
+  private async process(ch: Channel, msg: ConsumeMessage, handler: WorkHandler): Promise<void> {
     let id: string | undefined;
     try {
       const parsed = JSON.parse(msg.content.toString('utf8')) as { operation_id?: unknown };
