@@ -39,7 +39,20 @@ export function openDb(target: DbTarget): Db {
       min: 1,
       max: 1,
       idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
-      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(conn: { pragma(s: string): unknown; prepare(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        // knex's better-sqlite3 dialect prepares every statement anew; the same few dozen SQL texts
+        // recur, and compiling them was a tenth of the API's CPU (docs/performance.md).
+        const prepare = conn.prepare.bind(conn);
+        const statements = new Map<string, unknown>();
+        conn.prepare = (sql: string) => {
+          let stmt = statements.get(sql);
+          if (stmt === undefined) {
+            if (statements.size >= 1000) statements.clear();
+            stmt = prepare(sql);
+            statements.set(sql, stmt);
+          }
+          return stmt;
+        };
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');

@@ -5,7 +5,6 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import swaggerUi from 'swagger-ui-express';
 import YAML from 'yaml';
 import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
@@ -63,7 +62,8 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader('X-Request-Id', id);
     next();
   });
-  app.use(
+  // One line per request at info; below that the per-request child logger is pure cost.
+  if (opts.logger.isLevelEnabled('info')) app.use(
     pinoHttp({
       logger: opts.logger,
       genReqId: (req) => String(req.headers['x-request-id']),
@@ -77,7 +77,16 @@ export function createApp(opts: AppOptions): Express {
   app.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(specText);
   });
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(spec, { customSiteTitle: 'mockcloud API' }));
+  // Swagger UI is loaded on the first visit to /docs, not at start-up.
+  let docs: Promise<express.Router> | undefined;
+  app.use('/docs', async (req, res, next) => {
+    docs ??= import('swagger-ui-express').then((m) => {
+      const router = express.Router();
+      router.use(m.default.serve, m.default.setup(spec, { customSiteTitle: 'mockcloud API' }));
+      return router;
+    });
+    (await docs)(req, res, next);
+  });
   if (opts.metrics) {
     const { registry } = opts.metrics;
     app.get('/metrics', async (_req, res) => {
@@ -116,7 +125,8 @@ export function createApp(opts: AppOptions): Express {
   app.use(idempotency(opts.services.idempotency));
   app.use(
     OpenApiValidator.middleware({
-      apiSpec: specFile,
+      // The parsed spec (a copy: the validator resolves it in place), so the YAML is read once.
+      apiSpec: structuredClone(spec) as never,
       validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
       validateResponses: opts.validateResponses ? { onError: (err) => { throw err; } } : false,
       validateFormats: true,

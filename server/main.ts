@@ -6,9 +6,7 @@ import { createMetrics } from '../core/metrics.js';
 import type { Response } from 'express';
 import { migrateLatest, openDb, type Db } from '../core/db.js';
 import { InProcessBus, type Bus } from '../core/events/bus.js';
-import { RedisBus } from '../core/events/redis-bus.js';
 import { InProcessQueue, type WorkQueue } from '../core/queue/queue.js';
-import { RabbitQueue } from '../core/queue/rabbit-queue.js';
 import type { StoredSimulation } from '../core/simulation/settings.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
 import { createApp } from './app.js';
@@ -45,13 +43,23 @@ export async function openInfrastructure(config: Config, logger: Logger) {
   const sqliteFile = config.memory ? ':memory:' : path.join(config.dataDir, 'mockcloud.db');
   const db = openDb(embedded ? { sqliteFile } : { databaseUrl: config.databaseUrl });
   await migrateLatest(db);
-  const bus: Bus = config.redisUrl ? await RedisBus.connect(config.redisUrl) : new InProcessBus();
-  const queue: WorkQueue = config.amqpUrl
-    ? await RabbitQueue.connect({ url: config.amqpUrl, queue: config.queue, onError: (err, context) => logger.error({ err, context }, 'queue error') })
-    : new InProcessQueue();
   const probes: Record<string, Probe> = {};
-  if (bus instanceof RedisBus) probes.bus = () => bus.ping();
-  if (queue instanceof RabbitQueue) probes.queue = () => queue.ping();
+  // Redis and RabbitMQ clients are loaded only when configured: the embedded mode starts faster
+  // and smaller without them.
+  let bus: Bus = new InProcessBus();
+  if (config.redisUrl) {
+    const { RedisBus } = await import('../core/events/redis-bus.js');
+    const redis = await RedisBus.connect(config.redisUrl);
+    probes.bus = () => redis.ping();
+    bus = redis;
+  }
+  let queue: WorkQueue = new InProcessQueue();
+  if (config.amqpUrl) {
+    const { RabbitQueue } = await import('../core/queue/rabbit-queue.js');
+    const rabbit = await RabbitQueue.connect({ url: config.amqpUrl, queue: config.queue, onError: (err, context) => logger.error({ err, context }, 'queue error') });
+    probes.queue = () => rabbit.ping();
+    queue = rabbit;
+  }
   return { db, bus, queue, probes, embedded, sqliteFile };
 }
 

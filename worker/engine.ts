@@ -100,7 +100,11 @@ export class Engine {
         const ids = [...new Set(batch.map((b) => b.id))].filter((id) => !this.active.has(id));
         try {
           const now = Date.now();
-          const rows = ids.length ? await this.exclusive(() => claimOperations(this.o.db, ids, this.o.owner, now, this.o.leaseMs)) : [];
+          // Not through `exclusive`: a claim only touches rows nobody (alive) owns, so it cannot
+          // deadlock with this engine's own writes, and it must not wait behind a progress batch.
+          // Sorted ids make concurrent claims by several workers lock rows in the same order.
+          ids.sort();
+          const rows = ids.length ? await claimOperations(this.o.db, ids, this.o.owner, now, this.o.leaseMs) : [];
           for (const row of rows) this.adopt(row, now);
           for (const b of batch) b.resolve();
         } catch (err) {
@@ -159,8 +163,9 @@ export class Engine {
         if (now >= a.endMs) due.push(a);
         else reports.push(a);
       }
-      if (reports.length) await this.report(reports, now);
+      // Completions first: they are what lateness is measured by; a progress report can wait a beat.
       for (let i = 0; i < due.length; i += COMPLETIONS_PER_TRANSACTION) await this.complete(due.slice(i, i + COMPLETIONS_PER_TRANSACTION));
+      if (reports.length) await this.report(reports, Date.now());
     } catch (err) {
       this.o.logger.error({ err }, 'engine flush failed; retrying');
     } finally {

@@ -4,8 +4,8 @@ import type { Q } from '../db.js';
 export type Tags = Record<string, string>;
 
 /** Replaces the indexed copy of a resource's tags (the JSON copy on the row stays authoritative). */
-export async function writeTags(db: Q, resourceId: string, tags: Tags): Promise<void> {
-  await db('resource_tags').where({ resource_id: resourceId }).delete();
+export async function writeTags(db: Q, resourceId: string, tags: Tags, fresh = false): Promise<void> {
+  if (!fresh) await db('resource_tags').where({ resource_id: resourceId }).delete();
   const rows = Object.entries(tags).map(([key, value]) => ({ resource_id: resourceId, key, value }));
   if (rows.length) await db('resource_tags').insert(rows);
 }

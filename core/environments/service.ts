@@ -46,7 +46,7 @@ export class EnvironmentService {
     try {
       await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
         await queries.insertEnvironment(trx, row);
-        await writeTags(trx, row.id, env.tags);
+        await writeTags(trx, row.id, env.tags, true);
         emit(event(ctx, 'environment.created', env));
       });
     } catch (err) {

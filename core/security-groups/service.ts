@@ -45,7 +45,7 @@ export class SecurityGroupService {
       await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
         await requireEnvironment(trx, ctx, input.environment_id);
         await queries.insertSecurityGroup(trx, row);
-        await writeTags(trx, row.id, sg.tags);
+        await writeTags(trx, row.id, sg.tags, true);
         emit(event(ctx, 'security_group.created', sg));
       });
     } catch (err) {

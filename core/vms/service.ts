@@ -75,8 +75,8 @@ async function checkSecurityGroups(db: Q, ctx: Ctx, environmentId: string, ids: 
   }
 }
 
-async function writeSecurityGroups(db: Q, vmId: string, ids: string[]): Promise<void> {
-  await db('vm_security_groups').where({ vm_id: vmId }).delete();
+async function writeSecurityGroups(db: Q, vmId: string, ids: string[], fresh = false): Promise<void> {
+  if (!fresh) await db('vm_security_groups').where({ vm_id: vmId }).delete();
   if (ids.length) await db('vm_security_groups').insert(ids.map((sg, position) => ({ vm_id: vmId, security_group_id: sg, position })));
 }
 
@@ -152,8 +152,8 @@ export class VmService {
             updated_at: at,
           };
           await trx('vms').insert(row);
-          await writeSecurityGroups(trx, id, sgIds);
-          await writeTags(trx, id, tags);
+          await writeSecurityGroups(trx, id, sgIds, true);
+          await writeTags(trx, id, tags, true);
           const vm = serializeVm(row, { securityGroupIds: sgIds, attachedVolumeIds: [], progress: 0 });
           emit(vmEvent(ctx, vm, 'vm.status', op));
           emit(operationEvent(op));

@@ -72,7 +72,7 @@ export class VolumeService {
           updated_at: at,
         };
         await trx('volumes').insert(row);
-        await writeTags(trx, id, tags);
+        await writeTags(trx, id, tags, true);
         const volume = serializeVolume(row, 0);
         emit(volumeEvent(ctx, volume, 'volume.status', op));
         emit(operationEvent(op));
