@@ -142,6 +142,25 @@ describe('integration: nothing stuck, nothing lost, nothing twice', function () 
   }
 
   if (STACK === 'distributed') {
+    it('dead-letters a malformed message instead of retrying it, and keeps working', async () => {
+      const api = await startTestApi({ timeScale: 0.01 });
+      const amqp = await import('amqplib');
+      const conn = await amqp.connect(distributedUrls().amqp);
+      try {
+        const ch = await conn.createChannel();
+        for (const poison of ['not json', '{"operation_id": 42}', '{"operation_id": "op-../../etc"}']) ch.sendToQueue(api.queueName, Buffer.from(poison), { persistent: true });
+        await waitFor('three dead letters', async () => (await ch.checkQueue(`${api.queueName}.dead`)).messageCount === 3);
+        const http = client(api.baseUrl);
+        const env = (await http.post('/api/v1/environments', { name: uniq('env') })).body;
+        const vm = await http.post('/api/v1/vms', { name: uniq('vm'), environment_id: env.id, size: 'small', image: 'debian-12' });
+        expect((await settle(http, vm.body.operation_id)).done).to.equal(true);
+        await ch.close();
+      } finally {
+        await conn.close();
+        await api.close();
+      }
+    });
+
     it('hands the work of a SIGKILLed worker to a new one: all finish, none twice', async () => {
       const urls = distributedUrls();
       const api = await startTestApi({ timeScale: 1, worker: false });
