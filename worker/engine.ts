@@ -3,7 +3,7 @@ import type { Db } from '../core/db.js';
 import { nowIso } from '../core/db.js';
 import type { Bus } from '../core/events/bus.js';
 import { announceEvents, appendEvents, type NewEvent } from '../core/events/event-log.js';
-import { completeOperation, outcomeOf } from '../core/lifecycle/complete.js';
+import { completeOperations, outcomeOf } from '../core/lifecycle/complete.js';
 import { claimOperations, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
 import { planOf, type OperationRow } from '../core/operations/schema.js';
 import { phaseAt, type Plan } from '../core/simulation/plan.js';
@@ -37,6 +37,7 @@ interface Active {
 const MAX_REPORT_GAP_MS = 1000; // SPEC §5: progress at least every second…
 const STEP = 0.1; // …or every 10 %, whichever comes first
 const COMPLETIONS_PER_TRANSACTION = 100;
+const PARALLEL_COMPLETIONS = 4;
 
 export class Engine {
   private readonly timeline = new MinHeap<string>();
@@ -46,7 +47,6 @@ export class Engine {
   private flushing = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
-  private chain: Promise<unknown> = Promise.resolve();
   private readonly claims: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private claiming = false;
 
@@ -59,25 +59,9 @@ export class Engine {
   start(): void {
     this.heartbeat = setInterval(() => {
       if (!this.active.size) return;
-      this.exclusive(() => renewLeases(this.o.db, this.o.owner, Date.now() + this.o.leaseMs)).catch((err) =>
-        this.o.logger.error({ err }, 'lease renewal failed'),
-      );
+      renewLeases(this.o.db, this.o.owner, Date.now() + this.o.leaseMs).catch((err) => this.o.logger.error({ err }, 'lease renewal failed'));
     }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
     this.heartbeat.unref();
-  }
-
-  /**
-   * Every write this engine makes to its operations runs through here, one at a time. Concurrent
-   * multi-row UPDATEs of the same rows (a lease renewal racing a progress batch) lock rows in
-   * different orders and deadlock on PostgreSQL; one at a time they cannot.
-   */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(work, work);
-    this.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
   }
 
   /**
@@ -100,9 +84,8 @@ export class Engine {
         const ids = [...new Set(batch.map((b) => b.id))].filter((id) => !this.active.has(id));
         try {
           const now = Date.now();
-          // Not through `exclusive`: a claim only touches rows nobody (alive) owns, so it cannot
-          // deadlock with this engine's own writes, and it must not wait behind a progress batch.
-          // Sorted ids make concurrent claims by several workers lock rows in the same order.
+          // A claim only touches rows nobody alive owns; sorted ids make concurrent claims by
+          // several workers lock rows in the same order.
           ids.sort();
           const rows = ids.length ? await claimOperations(this.o.db, ids, this.o.owner, now, this.o.leaseMs) : [];
           for (const row of rows) this.adopt(row, now);
@@ -163,9 +146,15 @@ export class Engine {
         if (now >= a.endMs) due.push(a);
         else reports.push(a);
       }
-      // Completions first: they are what lateness is measured by; a progress report can wait a beat.
-      for (let i = 0; i < due.length; i += COMPLETIONS_PER_TRANSACTION) await this.complete(due.slice(i, i + COMPLETIONS_PER_TRANSACTION));
-      if (reports.length) await this.report(reports, Date.now());
+      // Completions and progress touch disjoint operations (a due operation is not reported), and
+      // neither waits on lease renewal, so they run side by side on their own connections; on
+      // PostgreSQL that overlaps their round trips, on SQLite they simply queue.
+      const chunks: Active[][] = [];
+      for (let i = 0; i < due.length; i += COMPLETIONS_PER_TRANSACTION) chunks.push(due.slice(i, i + COMPLETIONS_PER_TRANSACTION));
+      const completing = (async () => {
+        for (let i = 0; i < chunks.length; i += PARALLEL_COMPLETIONS) await Promise.all(chunks.slice(i, i + PARALLEL_COMPLETIONS).map((c) => this.complete(c)));
+      })();
+      await Promise.all([completing, reports.length ? this.report(reports, now) : undefined]);
     } catch (err) {
       this.o.logger.error({ err }, 'engine flush failed; retrying');
     } finally {
@@ -188,12 +177,10 @@ export class Engine {
       events.push(operationEvent(a.row));
     }
     try {
-      await this.exclusive(() =>
-        this.o.db.transaction(async (trx) => {
-          await writeProgress(trx, this.o.owner, updates, at);
-          await appendEvents(trx, events);
-        }),
-      );
+      await this.o.db.transaction(async (trx) => {
+        await writeProgress(trx, this.o.owner, updates, at, now + this.o.leaseMs);
+        await appendEvents(trx, events);
+      });
       announceEvents(this.o.bus);
     } finally {
       for (const a of batch) this.timeline.push(this.nextReport(a, Date.now()), a.row.id);
@@ -203,17 +190,18 @@ export class Engine {
   private async complete(batch: Active[]): Promise<void> {
     const finished: [Active, boolean][] = [];
     try {
-      await this.exclusive(() =>
-        this.o.db.transaction(async (trx) => {
-          finished.length = 0;
-          const events: NewEvent[] = [];
-          for (const a of batch) {
-            const done = await completeOperation(trx, this.o.owner, a.row, outcomeOf(a.plan), (e) => events.push(e));
-            finished.push([a, done]);
-          }
-          await appendEvents(trx, events);
-        }),
-      );
+      await this.o.db.transaction(async (trx) => {
+        finished.length = 0;
+        const events: NewEvent[] = [];
+        const closed = await completeOperations(
+          trx,
+          this.o.owner,
+          batch.map((a) => ({ op: a.row, outcome: outcomeOf(a.plan) })),
+          (e) => events.push(e),
+        );
+        for (const a of batch) finished.push([a, closed.has(a.row.id)]);
+        await appendEvents(trx, events);
+      });
     } catch (err) {
       // Nothing was committed: try these again shortly.
       this.o.logger.error({ err }, 'completing operations failed; will retry');
@@ -239,8 +227,6 @@ export class Engine {
     while (this.flushing) await new Promise((r) => setTimeout(r, 10));
     const ids = [...this.active.keys()];
     this.active.clear();
-    await this.exclusive(async () => {
-      for (let i = 0; i < ids.length; i += 500) await releaseLeases(this.o.db, this.o.owner, ids.slice(i, i + 500)).catch(() => undefined);
-    });
+    for (let i = 0; i < ids.length; i += 500) await releaseLeases(this.o.db, this.o.owner, ids.slice(i, i + 500)).catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-import type { Q } from '../db.js';
+import { isPostgres, type Q } from '../db.js';
 import type { OperationRow } from './schema.js';
 
 export const insertOperation = (db: Q, row: OperationRow) => db('operations').insert(row);
@@ -29,8 +29,19 @@ export async function claimOperations(db: Q, ids: string[], owner: string, now: 
 }
 
 /** One statement renews every lease a worker holds. */
-export const renewLeases = (db: Q, owner: string, until: number) =>
-  db('operations').where({ lease_owner: owner, status: 'running' }).update({ lease_expires_ms: until });
+/**
+ * One statement renews every lease a worker holds. On PostgreSQL it skips rows that this worker's
+ * progress or completion transactions hold right now (those renew or end the lease themselves), so
+ * it never waits on them and cannot deadlock with them.
+ */
+export async function renewLeases(db: Q, owner: string, until: number): Promise<void> {
+  const mine = db('operations').where({ lease_owner: owner, status: 'running' });
+  if (isPostgres(db)) {
+    await db('operations').whereIn('id', mine.clone().select('id').forUpdate().skipLocked()).update({ lease_expires_ms: until });
+  } else {
+    await mine.update({ lease_expires_ms: until });
+  }
+}
 
 /** Gives operations back (graceful shutdown): another worker may take them at once. */
 export const releaseLeases = (db: Q, owner: string, ids: string[]) =>
@@ -47,7 +58,7 @@ export interface ProgressUpdate {
  * operations in flight reports each one every second, so per-row statements would not keep up.
  * Progress only ever grows (max of old and new), and only the lease holder may write.
  */
-export async function writeProgress(db: Q, owner: string, updates: ProgressUpdate[], at: string): Promise<void> {
+export async function writeProgress(db: Q, owner: string, updates: ProgressUpdate[], at: string, leaseUntil: number): Promise<void> {
   for (let i = 0; i < updates.length; i += 300) {
     const chunk = updates.slice(i, i + 300);
     const progressCase = chunk.map(() => 'when ? then ?').join(' ');
@@ -59,6 +70,8 @@ export async function writeProgress(db: Q, owner: string, updates: ProgressUpdat
         progress: db.raw(`case id ${progressCase} else progress end`, chunk.flatMap((u) => [u.id, u.progress])),
         message: db.raw(`case id ${messageCase} else message end`, chunk.flatMap((u) => [u.id, u.message])),
         updated_at: at,
+        // Reporting progress is proof of life: it renews the lease of what it reports.
+        lease_expires_ms: leaseUntil,
       });
   }
 }
@@ -110,4 +123,18 @@ export async function orphanedOperations(db: Q, now: number, pendingGraceMs: num
     await db('operations').whereIn('id', unclaimed.slice(i, i + 500)).update({ dispatched_ms: now });
   }
   return rows.map((r) => r.id);
+}
+
+/**
+ * Finishes many successful operations in one statement, exactly once each (lease holder, still
+ * running); returns the ids it closed.
+ */
+export async function finishSucceeded(db: Q, ids: string[], owner: string, at: string): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = (await db('operations')
+    .whereIn('id', ids)
+    .andWhere({ lease_owner: owner, status: 'running' })
+    .update({ status: 'succeeded', progress: 100, message: 'done', finished_at: at, updated_at: at, lease_owner: null, lease_expires_ms: null })
+    .returning('id')) as { id: string }[];
+  return new Set(rows.map((r) => r.id));
 }
