@@ -11,6 +11,7 @@ import * as m09 from './20261126000009-resource-tags.js';
 import * as m10 from './20261126000010-simulation-settings.js';
 import * as m11 from './20261126000011-default-project.js';
 import * as m12 from './20261126000012-operations-dispatched.js';
+import * as m13 from './20261126000013-events-created-at.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   '20261126000010-simulation-settings': m10,
   '20261126000011-default-project': m11,
   '20261126000012-operations-dispatched': m12,
+  '20261126000013-events-created-at': m13,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -38,9 +38,7 @@ export class Reconciler {
       if (ids.length) this.o.logger.info({ count: ids.length }, 're-dispatched orphaned operations');
       if (Date.now() - this.lastPrune > 60_000) {
         this.lastPrune = Date.now();
-        const cutoff = new Date(Date.now() - this.o.retentionMs).toISOString();
-        await this.o.db('events').where('created_at', '<', cutoff).delete();
-        await this.o.db('idempotency_keys').where('expires_ms', '<', Date.now()).delete();
+        await this.prune();
       }
       return ids.length;
     } catch (err) {
@@ -49,6 +47,24 @@ export class Reconciler {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Drops events and idempotency records past their retention, a slice at a time so no single
+   * statement holds the database (on SQLite, the only connection) for long.
+   */
+  async prune(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.o.retentionMs).toISOString();
+    let removed = 0;
+    for (;;) {
+      const old = this.o.db('events').select('seq').where('created_at', '<', cutoff).limit(5000);
+      const n = await this.o.db('events').whereIn('seq', old).delete();
+      removed += n;
+      if (n < 5000) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    await this.o.db('idempotency_keys').where('expires_ms', '<', Date.now()).delete();
+    return removed;
   }
 
   stop(): void {
