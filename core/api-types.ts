@@ -2035,6 +2035,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    /** @description Sent while the operation is not done; seconds until it is worth polling again. */
+                    "Retry-After"?: number;
                     "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };

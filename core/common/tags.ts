@@ -33,9 +33,6 @@ export function mergeTags(current: Tags, patch: Record<string, string | null>): 
   return out;
 }
 
-export function checkTagCount(tags: Tags): string | null {
-  return Object.keys(tags).length > 50 ? 'at most 50 tags' : null;
-}
 
 /** The tags after a merge patch: absent keeps them, null clears them, an object merges (RFC 7396). */
 export function patchTags(current: Tags, patch: Record<string, string | null> | null | undefined): Tags {

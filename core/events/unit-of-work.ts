@@ -15,7 +15,6 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const events: NewEvent[] = [];
   const result = await db.transaction(async (trx) => {
-    events.length = 0; // knex may retry nothing, but be explicit: events belong to this attempt
     const out = await work(trx, (e) => events.push(e));
     await appendEvents(trx, events);
     return out;

@@ -43,6 +43,4 @@ export const MACHINE: Record<OperationKind, Transition> = {
   'volume.detach': { resource: 'volume', from: ['in-use'], during: 'detaching', success: 'available', failure: 'in-use', isCreate: false },
 };
 
-export const TRANSITIONAL_STATES = new Set(Object.values(MACHINE).map((t) => t.during));
-
 export const isOperationKind = (k: string): k is OperationKind => (OPERATION_KINDS as readonly string[]).includes(k);

@@ -3,8 +3,6 @@ import type { OperationRow } from './schema.js';
 
 export const insertOperation = (db: Q, row: OperationRow) => db('operations').insert(row);
 
-export const getOperation = (db: Q, id: string) => db<OperationRow>('operations').where({ id }).first();
-
 /**
  * Takes operations for a worker: only those not finished and with no live lease. The conditional
  * UPDATE is the whole concurrency story — of two workers handed the same message, exactly one gets

@@ -52,4 +52,3 @@ export const serializeOperation = (r: OperationRow): Operation => ({
   finished_at: r.finished_at,
 });
 
-export const TERMINAL = ['succeeded', 'failed'] as const;

@@ -44,7 +44,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     getOperation: async (req, res) => {
       const op = await s.operations.get(ctxOf(res), param(req, 'id'));
       if (!op.done) res.setHeader('Retry-After', '1');
-      res.json(op);
+      sendResource(res, 200, op);
     },
     listSizes: (_req, res) => {
       res.json({ items: SIZES });

@@ -31,6 +31,18 @@ describe('api: operations, catalogues and simulation', () => {
     expect((await http.get('/api/v1/operations/op-0000000000000000')).status).to.equal(404);
   });
 
+  it('asks pollers to come back (Retry-After) while an operation runs, and stops once it is done', async () => {
+    const r = await http.post('/api/v1/vms', { name: uniq('vm'), environment_id: envId, size: 'small', image: 'debian-12', tags: { 'mockcloud:duration': '100' } });
+    const running = await http.get(`/api/v1/operations/${r.body.operation_id}`);
+    expect(running.body.done).to.equal(false);
+    expect(running.headers.get('retry-after')).to.equal('1');
+    expect(running.headers.get('etag')).to.match(/^".+"$/);
+    await settle(http, r.body.operation_id);
+    const done = await http.get(`/api/v1/operations/${r.body.operation_id}`);
+    expect(done.headers.get('retry-after')).to.equal(null);
+    expect(done.headers.get('etag')).to.not.equal(running.headers.get('etag'));
+  });
+
   it('serves the size and image catalogues', async () => {
     const sizes = await http.get('/api/v1/sizes');
     expect(sizes.body.items).to.deep.include({ name: 'medium', vcpus: 2, memory_gib: 4 });
