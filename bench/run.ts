@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { benchApi } from './api.js';
-import { benchCliStartup } from './cli-startup.js';
+import { benchCliExit, benchCliStartup } from './cli-startup.js';
 import { benchColdStart } from './cold-start.js';
 import { benchInflight } from './inflight.js';
 import { benchList } from './list.js';
@@ -22,6 +22,9 @@ const BENCHES: Record<string, () => Promise<Row[]>> = {
   // The CLI developer's benchmark: its rows are ms against `node -e 0`, lower is better.
   'cli-startup': async () =>
     (await benchCliStartup()).map((r) => row({ name: r.name, value: r.value, unit: 'ms', baseline: r.baseline, baselineName: '`node -e 0`', ratio: r.ratio, target: r.target, bound: 'max' })),
+  // Time the CLI stays alive after printing: wall time against its own time to first output.
+  'cli-exit': async () =>
+    (await benchCliExit()).map((r) => row({ name: r.name, value: r.value, unit: 'ms', baseline: r.baseline, baselineName: 'its time to first output', ratio: r.ratio, target: r.target, bound: 'max' })),
 };
 
 const args = process.argv.slice(2);

@@ -3,6 +3,7 @@ import type {
   Simulation, SimulationPatch, Vm, VmCreate, VmPatch, Volume, VolumeCreate, VolumePatch,
 } from '../core/api.js';
 import { ApiError, UnreachableError, isNetworkError } from './errors.js';
+import { readText, send } from './http.js';
 
 // The CLI's HTTP client: JSON in, API objects out, problems turned into ApiError and "no answer"
 // into UnreachableError. It knows nothing of flags or environment variables: the command layer
@@ -84,19 +85,15 @@ export class ApiClient {
   async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<RawReply> {
     const headers = this.headers(opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {});
     let res;
+    let text;
     try {
-      // undici is the biggest module the CLI loads; only commands that send a request pay for it.
-      const { request } = await import('undici');
-      res = await request(this.url(path, opts.query), {
-        method,
-        headers,
-        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-      });
+      res = await send(this.url(path, opts.query), { method, headers, body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined });
+      text = await readText(res);
     } catch (err) {
       if (isNetworkError(err)) throw new UnreachableError(this.endpoint, err);
       throw err;
     }
-    const text = await res.body.text();
+    const status = res.statusCode ?? 0;
     const type = String(res.headers['content-type'] ?? '');
     let body: unknown = undefined;
     if (text && /json/.test(type)) {
@@ -106,8 +103,8 @@ export class ApiClient {
         body = undefined;
       }
     }
-    if (res.statusCode >= 400) throw toApiError(res.statusCode, body, text);
-    return { status: res.statusCode, headers: res.headers, body };
+    if (status >= 400) throw toApiError(status, body, text);
+    return { status, headers: res.headers, body };
   }
 
   // --- resources -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { ApiClient } from './api-client.js';
+import { CliError } from './errors.js';
 
 // The command layer's view of the global flags. Flags win over environment variables (commander's
 // Option.env); nothing below the command layer reads process.env.
@@ -40,9 +41,30 @@ export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
   return ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false';
 }
 
+/**
+ * The endpoint must be an http(s) URL: `localhost:8000` parses as a URL whose scheme is
+ * "localhost:", which would otherwise surface later as an unexplained failure.
+ */
+export function checkEndpoint(endpoint: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname) return endpoint;
+  const guess = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? undefined : `http://${endpoint}`;
+  throw new CliError(
+    `--endpoint (MOCKCLOUD_ENDPOINT) must be an http:// or https:// URL, got "${endpoint}"`,
+    guess ? `did you mean --endpoint ${guess}?` : 'e.g. --endpoint http://localhost:8000',
+    2,
+  );
+}
+
 export function contextOf(cmd: Command): Ctx {
   const flags = cmd.optsWithGlobals() as GlobalFlags;
   const ci = isCi();
+  checkEndpoint(flags.endpoint);
   return {
     client: new ApiClient({ endpoint: flags.endpoint, token: flags.token, userAgent: 'mockcloud-cli/0.1.0' }),
     endpoint: flags.endpoint,

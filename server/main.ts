@@ -85,10 +85,20 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   if (worker) inFlight = () => worker.engine.inFlight;
   const streams = new Set<Response>();
   const app = createApp({ services, logger, metrics, streams });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      // Express 5 hands a listen error (EADDRINUSE…) to this callback instead of throwing it.
+      const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+  } catch (err) {
+    // Nothing listens: release what was opened so the process can exit with the one-line error.
+    await worker?.stop();
+    await queue.close();
+    await bus.close();
+    await db.destroy();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -147,6 +157,9 @@ export class StartupError extends Error {
 export function explainStartupError(err: unknown, config: Config): unknown {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return new StartupError(`port ${config.port} on ${config.host} is already in use; pick another with --port`);
+  if (e.syscall === 'listen' || (e.code === 'ENOTFOUND' && (e as { hostname?: string }).hostname === config.host)) {
+    return new StartupError(`cannot listen on ${config.host}:${config.port} (${e.code ?? e.message}); check --host and --port`);
+  }
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND') return new StartupError(`cannot reach a service (${e.message}); is it running?`);
   return err;
 }
