@@ -33,6 +33,21 @@ export async function waitForOperation(ctx: Ctx, started: Started): Promise<Oper
     process.stderr.write(`${plainOpLine(view, Date.now())}\n`);
   };
 
+  // A queued operation nobody picks up looks exactly like a slow one; say so after a few seconds.
+  let stalledSaid = false;
+  const stallCheck = setInterval(() => {
+    if (!view) return;
+    if (stalledSaid && view.status !== 'pending') {
+      stalledSaid = false;
+      board?.status(undefined);
+    }
+    if (stalledSaid || !isStalled(view, Date.now())) return;
+    stalledSaid = true;
+    if (board) board.status(noWorkerNotice(view, Date.now()));
+    else if (!ctx.quiet) process.stderr.write(`${noWorkerNotice(view, Date.now())}\n`);
+  }, 250);
+  stallCheck.unref();
+
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   process.once('SIGINT', onSigint);
@@ -52,7 +67,19 @@ export async function waitForOperation(ctx: Ctx, started: Started): Promise<Oper
     }
     throw err;
   } finally {
+    clearInterval(stallCheck);
     process.removeListener('SIGINT', onSigint);
     await board?.stop();
   }
+}
+
+/** How long an operation may sit queued at 0 % before we say that no worker is taking it. */
+export const NO_WORKER_AFTER_MS = 5000;
+
+export function isStalled(v: OpView, now: number): boolean {
+  return v.status === 'pending' && v.progress === 0 && now - v.startedAt >= NO_WORKER_AFTER_MS;
+}
+
+export function noWorkerNotice(v: OpView, now: number): string {
+  return `no worker is taking operations: ${v.id} has been queued for ${Math.round((now - v.startedAt) / 1000)} s (start one with \`mockcloud worker\`; \`/ready\` reports the queue's consumers)`;
 }

@@ -8,6 +8,7 @@ import { isOperationEvent, openEventStream, type CloudEvent, type EventFilter } 
 import { opViewOf, plainOpLine, type OpView } from '../format.js';
 import { resolveId } from '../resolve.js';
 import type { BoardHandle } from '../ui/render.js';
+import { isStalled, noWorkerNotice } from '../wait.js';
 import { action, examples } from './shared.js';
 
 // `mockcloud tail`: a live view of the event stream. Operations in flight get a bar each; finished
@@ -93,6 +94,16 @@ export function registerTailCommand(program: Command): void {
         }
       }
 
+      // Operations queued with nobody to take them: said once, after a few seconds.
+      let stalledSaid = false;
+      const stallCheck = setInterval(() => {
+        const stalled = [...views.values()].find((v) => isStalled(v, Date.now()));
+        if (!stalled || stalledSaid) return;
+        stalledSaid = true;
+        notice(noWorkerNotice(stalled, Date.now()));
+      }, 250);
+      stallCheck.unref();
+
       const interrupt = new AbortController();
       const onSigint = () => interrupt.abort();
       process.once('SIGINT', onSigint);
@@ -128,6 +139,7 @@ export function registerTailCommand(program: Command): void {
           await sleep(retryMs, undefined, { signal: interrupt.signal }).catch(() => undefined);
         }
       } finally {
+        clearInterval(stallCheck);
         process.removeListener('SIGINT', onSigint);
         await board?.stop();
       }
