@@ -13,6 +13,9 @@ export interface GlobalFlags {
   output: 'table' | 'json';
   quiet?: boolean;
   debug?: boolean;
+  format?: string;
+  header?: boolean;
+  query?: string;
 }
 
 export interface Ctx {
@@ -21,6 +24,12 @@ export interface Ctx {
   output: 'table' | 'json';
   quiet: boolean;
   debug: boolean;
+  /** Table columns to show, in order (`--format`); all when undefined. */
+  format?: string[];
+  /** false with `--no-header`. */
+  header: boolean;
+  /** JMESPath applied to JSON output (`--query`); implies JSON. */
+  query?: string;
   /** stdout is a terminal and we are not in CI: tables and colours via Ink. */
   stdoutTty: boolean;
   /** stderr is a terminal and we are not in CI: live progress bars via Ink. */
@@ -33,7 +42,10 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--token <token>', 'bearer token').env('MOCKCLOUD_TOKEN'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).env('MOCKCLOUD_OUTPUT').default('table'))
     .addOption(new Option('-q, --quiet', 'print only IDs').env('MOCKCLOUD_QUIET'))
-    .addOption(new Option('--debug', 'show stack traces of unexpected errors').env('MOCKCLOUD_DEBUG'));
+    .addOption(new Option('--debug', 'show stack traces of unexpected errors').env('MOCKCLOUD_DEBUG'))
+    .addOption(new Option('--format <columns>', 'table columns to show, comma-separated, e.g. ID,NAME,STATUS').env('MOCKCLOUD_FORMAT'))
+    .addOption(new Option('--no-header', 'tables without their header line').env('MOCKCLOUD_NO_HEADER'))
+    .addOption(new Option('--query <jmespath>', 'a JMESPath expression applied to the JSON output (implies --output json; a string result prints bare), e.g. "[].id"'));
 }
 
 export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -71,6 +83,9 @@ export function contextOf(cmd: Command): Ctx {
     output: flags.output,
     quiet: Boolean(flags.quiet),
     debug: Boolean(flags.debug),
+    format: flags.format ? flags.format.split(',').map((c) => c.trim()).filter(Boolean) : undefined,
+    header: flags.header !== false,
+    query: flags.query,
     // A terminal that reports no width (some pseudo-terminals) cannot be laid out: treat it as a pipe.
     stdoutTty: Boolean(process.stdout.isTTY) && !ci && (process.stdout.columns ?? 0) > 0,
     stderrTty: Boolean(process.stderr.isTTY) && !ci && (process.stderr.columns ?? 0) > 0,

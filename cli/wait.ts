@@ -19,11 +19,11 @@ export async function waitForOperation(ctx: Ctx, started: Started): Promise<Oper
   if (!operationId) throw new CliError(`the server did not say which operation tracks ${resourceId}`, `check it with \`mockcloud op list --resource ${resourceId}\``);
   const t0 = Date.now();
   let view: OpView | undefined;
-  const silent = ctx.output === 'json' || ctx.quiet;
+  const silent = ctx.output === 'json' || ctx.quiet || Boolean(ctx.query);
   const board = !silent && ctx.stderrTty ? await (await import('./ui/render.js')).renderBoard(process.stderr) : undefined;
   let lastPlain = '';
   const show = (op: Operation) => {
-    view = opViewOf(op, t0, view);
+    view = opViewOf(op, t0, view, ctx.client.names.get(op.resource_id));
     if (board) return board.upsert(view);
     if (silent) return;
     // One line per step: a new phase or a final status, not every percent.
@@ -56,7 +56,7 @@ export async function waitForOperation(ctx: Ctx, started: Started): Promise<Oper
     show(op);
     if (op.status === 'failed') {
       const err = op.error ? `${op.error.message} (${op.error.code})` : op.message;
-      throw new OperationFailedError(`operation ${op.id} (${op.kind} ${op.resource_id}) failed: ${err}`);
+      throw new OperationFailedError(`operation ${op.id} (${op.kind} ${ctx.client.label(op.resource_id)}) failed: ${err}`);
     }
     return op;
   } catch (err) {

@@ -778,6 +778,8 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok";
+            /** @description mockcloud's version (its package.json), e.g. `0.1.0`; `mockcloud status` shows it. */
+            version?: string;
         };
         Ready: {
             /** @enum {string} */

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.js';
+import { registerApiCommand } from './api.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerEnvCommands } from './env.js';
 import { registerOpCommands } from './op.js';
 import { registerSgCommands } from './sg.js';
 import { registerSimCommands } from './sim.js';
+import { registerStatusCommand } from './status.js';
 import { registerTailCommand } from './tail.js';
 import { registerVmCommands } from './vm.js';
 import { registerVolumeCommands } from './volume.js';
@@ -37,4 +39,6 @@ Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 inter
   registerTailCommand(program);
   registerSimCommands(program);
   registerCompletionCommand(program);
+  registerApiCommand(program);
+  registerStatusCommand(program);
 }

@@ -75,7 +75,7 @@ export function registerTailCommand(program: Command): void {
       const wanted = (opId: string | null | undefined) => operationIds.size === 0 || (opId ? operationIds.has(opId) : false);
 
       const showOp = (op: Operation) => {
-        const view = opViewOf(op, Date.now(), views.get(op.id));
+        const view = opViewOf(op, Date.now(), views.get(op.id), ctx.client.names.get(op.resource_id));
         views.set(op.id, view);
         if (board) return board.upsert(view);
         const step = `${op.status}|${op.message}`;
@@ -120,6 +120,8 @@ export function registerTailCommand(program: Command): void {
             connected = true;
             for await (const event of stream.events) {
               lastEventId = event.sseId ?? lastEventId;
+              const named = event.data as { name?: unknown };
+              if (typeof named.name === 'string') ctx.client.names.set(event.resource_id, named.name);
               if (!wanted(event.operation_id)) continue;
               if (json) {
                 const { sseId: _sseId, ...plain } = event;

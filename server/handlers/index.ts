@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { OperationId } from '../../core/api.js';
 import { IMAGES, SIZES } from '../../core/catalogue.js';
 import { AppError } from '../../core/errors.js';
+import { VERSION } from '../../core/version.js';
 import type { Services } from '../services.js';
 import { ctxOf, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
@@ -56,7 +57,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body)),
     streamEvents: streamEvents(s, hooks),
     getHealth: (_req, res) => {
-      res.json({ status: 'ok' });
+      res.json({ status: 'ok', version: VERSION });
     },
     getReady: async (_req, res) => {
       const report = await s.health.readiness();
