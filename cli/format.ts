@@ -85,9 +85,9 @@ export function plainOpLine(v: OpView, now: number): string {
   return `${what}  ${String(v.progress).padStart(3)}%  ${v.message || v.status}  (${elapsed})`;
 }
 
-/** `web1 (vm-…)` when the name is known, else the ID. */
+/** `vm-… (web1)` when the name is known, else the ID: the same form as details and errors. */
 export function resourceLabel(v: Pick<OpView, 'resourceId' | 'resourceName'>): string {
-  return v.resourceName && v.resourceName !== v.resourceId ? `${v.resourceName} (${v.resourceId})` : v.resourceId;
+  return v.resourceName && v.resourceName !== v.resourceId ? `${v.resourceId} (${v.resourceName})` : v.resourceId;
 }
 
 export function tagsText(tags: Record<string, string> | undefined): string {

@@ -74,7 +74,16 @@ export function registerTailCommand(program: Command): void {
       const steps = new Map<string, string>();
       const wanted = (opId: string | null | undefined) => operationIds.size === 0 || (opId ? operationIds.has(opId) : false);
 
+      // Names for the resources operations run on: asked once each, shown from the next line on.
+      const asked = new Set<string>();
+      const learnName = (id: string) => {
+        if (ctx.client.names.has(id) || asked.has(id)) return;
+        asked.add(id);
+        const kind = (Object.keys(RESOURCES) as ResourceKind[]).find((k) => id.startsWith(RESOURCES[k].prefix));
+        if (kind) void ctx.client.get(kind, id).catch(() => undefined);
+      };
       const showOp = (op: Operation) => {
+        learnName(op.resource_id);
         const view = opViewOf(op, Date.now(), views.get(op.id), ctx.client.names.get(op.resource_id));
         views.set(op.id, view);
         if (board) return board.upsert(view);

@@ -49,7 +49,7 @@ describe('mockcloud CLI against a running server', function () {
 
       const deleted = await run('env', 'delete', `${name}-b`);
       expect(deleted.code).to.equal(0);
-      expect(deleted.stderr).to.include(`deleted environment ${got.id}`);
+      expect(deleted.stderr).to.include(`deleted environment ${name}-b (${got.id})`);
       const gone = await run('env', 'get', got.id);
       expect(gone.code).to.equal(1);
     });
@@ -156,8 +156,8 @@ describe('mockcloud CLI against a running server', function () {
     it('follows a create that succeeds: progress lines on stderr, the running VM on stdout, exit 0', async () => {
       const r = await run('vm', 'create', 'ok', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait');
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stderr).to.match(/vm\.create vm-\S+\s+\d+%\s+\S/);
-      expect(r.stderr).to.match(/vm\.create vm-\S+\s+succeeded/);
+      expect(r.stderr).to.match(/vm\.create vm-\S+ \(\S+\)\s+\d+%\s+\S/);
+      expect(r.stderr).to.match(/vm\.create vm-\S+ \(\S+\)\s+succeeded/);
       expect(r.stderr).to.not.match(ESC);
       expect(r.stdout).to.match(/^status:\s+running$/m);
     });
@@ -165,7 +165,7 @@ describe('mockcloud CLI against a running server', function () {
     it('follows a create forced to fail: exit 1 with the operation error', async () => {
       const r = await run('vm', 'create', 'doomed', '--env', env, '--tag', 'mockcloud:outcome=fail', '--wait');
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.match(/^error: operation op-\S+ \(vm\.create vm-\S+\) failed: .+ \(\w+\)$/m);
+      expect(r.stderr).to.match(/^error: operation op-\S+ \(vm\.create vm-\S+ \(\S+\)\) failed: .+ \(\w+\)$/m);
       const vm = await json('vm', 'get', 'doomed', '--env', env);
       expect(vm.status).to.equal('error');
     });
@@ -227,7 +227,7 @@ describe('mockcloud CLI against a running server', function () {
 
     it('exits 130 on Ctrl-C during --wait, saying the operation continues and how to follow it', async () => {
       const p = spawnCli(up.endpoint, ['vm', 'create', 'slow', '--env', env, '--tag', 'mockcloud:duration=600', '--tag', 'mockcloud:outcome=succeed', '--wait']);
-      await p.until(/vm\.create vm-\S+\s+\d+%/);
+      await p.until(/vm\.create vm-\S+ \(slow\)\s+\d+%/);
       p.child.kill('SIGINT');
       expect(await p.exited).to.equal(130);
       expect(p.out.stderr).to.match(/operation op-\S+ continues on the server; follow it with `mockcloud op wait op-\S+` or `mockcloud tail vm-\S+`/);
@@ -243,8 +243,8 @@ describe('mockcloud CLI against a running server', function () {
       const p = spawnCli(up.endpoint, ['tail', '--env', env]);
       await p.until(/watching http/);
       const vm = await json('vm', 'create', 'watched', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait');
-      await p.until(new RegExp(`vm\\.create ${vm.id}\\s+succeeded`));
-      expect(p.out.stdout).to.match(new RegExp(`vm\\.create ${vm.id}\\s+\\d+%`));
+      await p.until(new RegExp(`vm\\.create ${vm.id}(?: \\(watched\\))?\\s+succeeded`));
+      expect(p.out.stdout).to.match(new RegExp(`vm\\.create ${vm.id}(?: \\(watched\\))?\\s+\\d+%`));
       await p.until(new RegExp(`vm\\.status\\s+${vm.id} watched is running`));
       expect(vm.environment_id).to.equal(envObj.id);
       expect(p.out.stdout).to.not.match(ESC);
