@@ -27,6 +27,8 @@ Examples:
   mockcloud volume attach data web --env prod --wait
   mockcloud tail --env prod                          # live progress of everything in prod
   mockcloud vm list --output json | jq -r '.[].id'
+  mockcloud vm list --query '[].id'                 # the same without jq (JMESPath)
+  mockcloud status                                   # which server, mode, readiness
 
 Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 interrupted.
 `,

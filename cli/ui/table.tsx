@@ -29,7 +29,6 @@ export function Table({ headers, rows, statusColumn, header = true }: TableProps
           ))}
         </Text>
       ))}
-      {rows.length === 0 ? <Text dimColor>(none)</Text> : null}
     </Box>
   );
 }
