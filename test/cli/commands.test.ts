@@ -295,6 +295,20 @@ describe('mockcloud CLI against a running server', function () {
       expect(JSON.parse(r.stdout)).to.be.an('array');
       expect(r.stderr).to.equal('react=false');
     });
+
+    // undici's WebAssembly HTTP parser made V8 finish compiling it before the process could exit:
+    // ~0.2–0.6 s of idle after every command's output (issue 13; bench `cli-exit` measures it).
+    it('sends its requests without undici (whose parser held the process open after the output)', () => {
+      const probe = `
+        import { createRequire } from 'node:module';
+        const require = createRequire(import.meta.url);
+        process.argv = [process.argv[0], ${JSON.stringify(MAIN)}, 'vm', 'list'];
+        process.on('exit', () => process.stderr.write('undici=' + Object.keys(require.cache).some((k) => /node_modules[\\/]undici[\\/]/.test(k))));
+        await import(${JSON.stringify(MAIN)});`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { env: { ...process.env, MOCKCLOUD_ENDPOINT: up.endpoint, CI: 'true' }, encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(/undici=false$/);
+    });
   });
 });
 
