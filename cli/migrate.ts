@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Config } from '../core/config.js';
 import { migrateLatest, openDb } from '../core/db.js';
 import { migrationSource } from '../migrations/index.js';
+import { CliError } from './errors.js';
 
 // `mockcloud migrate`: applies pending migrations and says to which store and how many, so a first
 // run on the wrong store (no DATABASE_URL → a local SQLite file) is visible at once.
@@ -18,7 +19,16 @@ export function storeLabel(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'mem
 export async function migrateStore(config: Config): Promise<string> {
   const db = openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { sqliteFile: path.join(config.dataDir, 'mockcloud.db') });
   try {
-    const [before] = (await db.migrate.list({ migrationSource })) as [unknown[], unknown[]];
+    let before: unknown[];
+    try {
+      [before] = (await db.migrate.list({ migrationSource })) as [unknown[], unknown[]];
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|28P01|3D000)$/.test(code)) {
+        throw new CliError(`cannot reach ${storeLabel(config)} (${code}: ${(err as Error).message})`, 'is PostgreSQL running, and is DATABASE_URL right?');
+      }
+      throw err;
+    }
     await migrateLatest(db);
     const [after] = (await db.migrate.list({ migrationSource })) as [unknown[], unknown[]];
     const applied = after.length - before.length;

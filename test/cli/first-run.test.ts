@@ -73,6 +73,18 @@ describe('mockcloud migrate', function () {
   });
 });
 
+describe('mockcloud migrate against an unreachable PostgreSQL', function () {
+  this.timeout(30_000);
+
+  it('names the store it could not reach and exits 1', async () => {
+    const port = await freePort();
+    const r = await cli(NO_SERVER, ['migrate'], { DATABASE_URL: `postgres://nobody:secret@127.0.0.1:${port}/mc` });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.include(`error: cannot reach postgresql 127.0.0.1:${port}/mc (ECONNREFUSED`).and.include('is PostgreSQL running');
+    expect(r.stderr, 'never the password').to.not.include('secret');
+  });
+});
+
 describe('mockcloud CLI usage errors', () => {
   it('treats an endpoint without a scheme as a usage error with the likely fix (exit 2, no "bug")', async () => {
     const r = await cli('localhost:8000', ['vm', 'list']);
