@@ -125,8 +125,8 @@ const PLURAL: Record<ResourceKind, string> = { env: 'environments', sg: 'securit
 const showsTable = (ctx: Ctx) => ctx.output !== 'json' && !ctx.query && !ctx.quiet;
 
 /**
- * Tables and details show the environments (and VMs) a resource points at by name: one list
- * request fills the client's names for them. Only for human output; JSON is the API objects.
+ * Tables and details show the environments, VMs, volumes and groups a resource points at by name:
+ * a request or two fill the client's names for them. Only for human output; JSON is the API objects.
  */
 export async function learnNames(ctx: Ctx, kind: ResourceKind, items: Item<ResourceKind>[]): Promise<void> {
   if (kind === 'env' || items.length === 0) return;

@@ -13,11 +13,12 @@ import { cli, freePort, MAIN, spawnCli, startUp, uniqName, type Up } from './hel
 const NO_SERVER = 'http://127.0.0.1:9';
 
 /** Runs the CLI in a pseudo-terminal (`script`), where Ink draws live bars; answers the raw output. */
-function inTerminal(endpoint: string, args: string[]): { code: number | null; output: string } {
+function inTerminal(endpoint: string, args: string[], input?: string): { code: number | null; output: string } {
   const quoted = [process.execPath, MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // A pty that reports no size is treated as a pipe by the CLI: give it one first.
   const r = spawnSync('script', ['-qec', `stty cols 120 rows 40; ${quoted}`, '/dev/null'], {
     encoding: 'utf8',
+    input,
     env: { ...process.env, CI: undefined, MOCKCLOUD_OUTPUT: undefined, MOCKCLOUD_ENDPOINT: endpoint },
     timeout: 30_000,
   });
@@ -110,6 +111,26 @@ describe('mockcloud CLI on a terminal', function () {
     expect(r.code, r.output).to.equal(0);
     expect(r.output, 'drawn with Ink (a real terminal)').to.match(/\u001b\[/);
     expect(r.output.match(/vm\.create .*succeeded/g), r.output).to.have.length(1);
+  });
+
+  it('asks before deleting a VM whose volumes it would detach, and keeps it on "n"', async () => {
+    const env = uniqName('envask');
+    for (const args of [
+      ['env', 'create', env],
+      ['vm', 'create', 'asked', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait'],
+      ['volume', 'create', 'vol', '--env', env, '--size', '1', '--tag', 'mockcloud:outcome=succeed', '--wait'],
+      ['volume', 'attach', 'vol', 'asked', '--env', env, '--wait'],
+    ]) {
+      const r = await cli(up.endpoint, args);
+      expect(r.code, r.stderr).to.equal(0);
+    }
+    const no = inTerminal(up.endpoint, ['vm', 'delete', 'asked', '--env', env], 'n\n');
+    expect(no.output).to.include('deleting it detaches it').and.include('Delete it? [y/N]').and.include('VM asked was not deleted');
+    expect(no.code).to.equal(1);
+    expect((await cli(up.endpoint, ['vm', 'get', 'asked', '--env', env, '--query', 'status'])).stdout).to.equal('running\n');
+    const yes = inTerminal(up.endpoint, ['vm', 'delete', 'asked', '--env', env], 'y\n');
+    expect(yes.code, yes.output).to.equal(0);
+    expect(yes.output).to.match(/VM asked \(vm-\S+\) is deleting/);
   });
 });
 
