@@ -369,6 +369,25 @@ describe('Pulumi: the example providers inside Pulumi\'s provider host, over gRP
     expect(proxy.seen.length).to.equal(from);
   });
 
+  it('without stack config, reads MOCKCLOUD_ENDPOINT and MOCKCLOUD_TOKEN from the host environment when a method runs', async () => {
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MOCKCLOUD_'))), MOCKCLOUD_ENDPOINT: proxy.url, MOCKCLOUD_TOKEN: 'from-env' };
+    const second = await startProviderHost(fakeEngine.address, env);
+    try {
+      const bare = new Engine(second);
+      await bare.configure({});
+      const from = proxy.seen.length;
+      const name = uniq('envtoken');
+      const checked = await bare.check(dynamicType('Environment'), name, {}, program('Environment', { name }));
+      const created = await bare.create(dynamicType('Environment'), name, checked.inputs);
+      await bare.delete(created);
+      const sent = proxy.seen.slice(from);
+      expect(sent.map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 201', 'DELETE 204']);
+      expect(sent.map((r) => r.authorization)).to.deep.equal(['Bearer from-env', 'Bearer from-env']);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('the serialized providers capture no module and no endpoint', () => {
     for (const [kind, text] of Object.entries(providers)) {
       expect(text, `${kind} captures no module`).not.to.match(/require\(/);
