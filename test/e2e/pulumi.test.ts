@@ -335,10 +335,15 @@ describe('Pulumi: the example providers inside Pulumi\'s provider host, over gRP
     });
   }
 
-  it('sends the token from the secret stack config as a bearer token on every request', () => {
-    const sent = proxy.seen.map((s) => s.authorization);
-    expect(sent.length).to.be.greaterThan(10);
-    expect(new Set(sent)).to.deep.equal(new Set([`Bearer ${TOKEN}`]));
+  it('sends the token from the secret stack config as a bearer token on every request', async () => {
+    const from = proxy.seen.length;
+    const entry = await up('Environment', uniq('token'), { name: uniq('token') });
+    await engine.read(entry);
+    await engine.delete(entry);
+    const sent = proxy.seen.slice(from);
+    expect(sent.map((r) => r.method)).to.deep.equal(['POST', 'GET', 'DELETE']);
+    expect(new Set(sent.map((r) => r.authorization))).to.deep.equal(new Set([`Bearer ${TOKEN}`]));
+    expect(new Set(proxy.seen.map((r) => r.authorization)), 'and on everything this host sent before').to.deep.equal(new Set([`Bearer ${TOKEN}`]));
   });
 
   it('retries a create whose response was lost with the same Idempotency-Key, and gets the same VM', async () => {

@@ -15,7 +15,6 @@ import * as grpc from '@grpc/grpc-js';
 import * as pulumi from '@pulumi/pulumi';
 
 const require = createRequire(import.meta.url);
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const providerPb = require('@pulumi/pulumi/proto/provider_pb.js') as any;
 const providerGrpc = require('@pulumi/pulumi/proto/provider_grpc_pb.js') as any;
 const pluginPb = require('@pulumi/pulumi/proto/plugin_pb.js') as any;
