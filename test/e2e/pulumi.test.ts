@@ -293,14 +293,18 @@ describe('Pulumi: the example providers inside Pulumi\'s provider host, over gRP
     });
   }
 
-  it('a create forced to fail reaches the engine as UNKNOWN with the API code, and leaves nothing behind', async () => {
-    const name = uniq('doomed');
-    const err = await failureOf(up('Vm', name, { name, environmentId: envId, size: 'small', image: 'debian-12', tags: { 'mockcloud:outcome': 'fail' } }));
-    expect(err.grpcCode).to.equal(grpc.status.UNKNOWN);
-    expect(err.details).to.contain('provisioning_failed').and.contain(name);
-    expect(err.initFailed, 'nothing is left to record').to.equal(undefined);
-    expect((await http.get(`/api/v1/vms?name=${name}&environment_id=${envId}`)).body.items).to.deep.equal([]);
-  });
+  for (const kind of ['Vm', 'Volume'] as const) {
+    it(`${kind}: a create forced to fail reaches the engine as UNKNOWN with the API code, and leaves nothing behind`, async () => {
+      const name = uniq('doomed');
+      const tags = { 'mockcloud:outcome': 'fail' };
+      const args = kind === 'Vm' ? { name, environmentId: envId, size: 'small', image: 'debian-12', tags } : { name, environmentId: envId, sizeGb: 1, tags };
+      const err = await failureOf(up(kind, name, args));
+      expect(err.grpcCode).to.equal(grpc.status.UNKNOWN);
+      expect(err.details).to.contain('provisioning_failed').and.contain(name);
+      expect(err.initFailed, 'nothing is left to record').to.equal(undefined);
+      expect((await http.get(`/api/v1/${kind === 'Vm' ? 'vms' : 'volumes'}?name=${name}&environment_id=${envId}`)).body.items).to.deep.equal([]);
+    });
+  }
 
   for (const kind of ['Vm', 'Volume'] as const) {
     it(`${kind}: a create that outlives its wait is recorded with __provider, so refresh and destroy still work`, async () => {
