@@ -57,7 +57,10 @@ async function answer(
     settled = await reread(ctx, a.resource.id);
   } catch (err) {
     // Gone in the meantime (deleted by someone else): the plain 202 is still a true answer.
-    if (err instanceof AppError && err.code === 'not_found') return sendAccepted(res, a.resource, `${collection}/${a.resource.id}`, a.operation.id, a.retryAfter);
+    if (err instanceof AppError && err.code === 'not_found') {
+      res.removeHeader('Preference-Applied');
+      return sendAccepted(res, a.resource, `${collection}/${a.resource.id}`, a.operation.id, a.retryAfter);
+    }
     throw err;
   }
   sendResource(res, step === 'create' ? 201 : 200, settled, `${collection}/${settled.id}`);
