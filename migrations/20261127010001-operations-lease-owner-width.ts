@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 // (worker/runtime.ts `workerId`).
 export async function up(knex: Knex): Promise<void> {
   if (knex.client.config.client !== 'pg') return;
-  await knex.raw('alter table operations alter column lease_owner type varchar(255)');
+  await knex.raw('alter table operations alter column lease_owner type varchar(512)');
 }
 
 export async function down(knex: Knex): Promise<void> {
