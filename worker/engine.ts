@@ -8,6 +8,7 @@ import { claimOperations, finishOperation, releaseLeases, renewLeases, writeProg
 import { planOf, type OperationRow } from '../core/operations/schema.js';
 import { phaseAt, type Plan } from '../core/simulation/plan.js';
 import { operationEvent } from '../core/vms/service.js';
+import { isDependencyUnavailable } from '../core/unavailable.js';
 import { MinHeap } from './heap.js';
 
 // The engine plays operations back. Each claimed operation sits in one timeline (a heap keyed by
@@ -212,6 +213,12 @@ export class Engine {
     } catch (err) {
       // Nothing was committed. One bad operation must not hold back the others: a failed batch is
       // retried one operation per transaction, and one that keeps failing alone is failed.
+      if (isDependencyUnavailable(err)) {
+        // The database is away: nothing is poison, everything waits for it to return.
+        this.o.logger.error({ err, count: batch.length }, 'completing operations failed: database unreachable; will retry');
+        for (const a of batch) this.timeline.push(Date.now() + 1000, a.row.id);
+        return;
+      }
       if (batch.length > 1) {
         this.o.logger.error({ err, count: batch.length }, 'completing a batch failed; retrying its operations one by one');
         for (const a of batch) a.solo = true;
