@@ -4,6 +4,9 @@ import type { Server } from 'node:http';
 import { createApp } from '../../server/app.js';
 import { toAppError } from '../../server/problem.js';
 import { createServices } from '../../server/services.js';
+import { serveWorkerProbe } from '../../worker/main.js';
+import { createMetrics } from '../../core/metrics.js';
+import type { QueueStatus } from '../../core/queue/queue.js';
 import { client } from '../support/http.js';
 import { openTestStack, startTestApi, testLogger, type TestApi, type TestStack } from '../support/stack.js';
 
@@ -83,5 +86,33 @@ describe('unit: a database that is away is a 503, not a 500', () => {
 
   it('keeps other database errors a 500 (they are bugs)', () => {
     expect(toAppError(Object.assign(new Error('syntax error'), { code: '42601' })).code).to.equal('internal_error');
+  });
+});
+
+describe('api: the worker /health tells what is true now', function () {
+  let stack: TestStack;
+  before(async () => {
+    stack = await openTestStack();
+  });
+  after(async () => stack.close());
+
+  it('answers 503 while the worker is not consuming or has lost its broker, 200 once it consumes again', async () => {
+    let status: QueueStatus = { connected: true, consuming: false };
+    const queue = Object.assign(Object.create(stack.queue) as typeof stack.queue, { status: () => status });
+    const probe = await serveWorkerProbe(createMetrics('test-worker').registry, { queue, db: stack.db }, '127.0.0.1', 0);
+    try {
+      const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/health?from=k8s`;
+      let r = await fetch(url);
+      expect(r.status).to.equal(503);
+      expect(await r.json()).to.deep.include({ status: 'unavailable', consuming: false, queue: 'connected', database: 'ok' });
+      status = { connected: false, consuming: false };
+      expect(await (await fetch(url)).json()).to.deep.include({ queue: 'disconnected' });
+      status = { connected: true, consuming: true };
+      r = await fetch(url);
+      expect(r.status).to.equal(200);
+      expect(await r.json()).to.deep.equal({ status: 'ok', queue: 'connected', consuming: true, database: 'ok' });
+    } finally {
+      await new Promise<void>((res) => probe.close(() => res()));
+    }
   });
 });

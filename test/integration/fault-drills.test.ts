@@ -83,6 +83,10 @@ if (STACK === 'distributed') {
       let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
       try {
         server = await startServer(env);
+        // Issue 13: with nobody consuming, /ready says so instead of letting operations wait forever.
+        const lonely = await server.http.get('/ready');
+        expect(lonely.status).to.equal(503);
+        expect(lonely.body.detail).to.contain('no consumer on the work queue');
         worker = await startWorker(env);
         await waitFor('server ready (a consumer on the queue)', async () => (await server!.http.get('/ready')).status === 200, 20_000, 100);
         const e = (await server.http.post('/api/v1/environments', { name: uniq('drill') })).body;
