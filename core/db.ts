@@ -23,7 +23,10 @@ export function openDb(target: DbTarget): Db {
   if (target.databaseUrl) {
     return knexFactory({
       client: 'pg',
-      connection: target.databaseUrl,
+      // Bounded waits while PostgreSQL is away: a request gets its 503 in seconds, not after the
+      // pool's default minute (a refused connect fails at once anyway).
+      connection: { connectionString: target.databaseUrl, connectionTimeoutMillis: 5000 },
+      acquireConnectionTimeout: 10_000,
       pool: { min: 0, max: 10 },
     });
   }

@@ -1,19 +1,19 @@
-import path from 'node:path';
 import type { Server } from 'node:http';
-import { pino, type Logger } from 'pino';
-import type { Config } from '../core/config.js';
-import { createMetrics } from '../core/metrics.js';
+import type { Logger } from 'pino';
 import type { Response } from 'express';
-import { migrateLatest, openDb, type Db } from '../core/db.js';
-import { InProcessBus, type Bus } from '../core/events/bus.js';
-import { InProcessQueue, type WorkQueue } from '../core/queue/queue.js';
-import type { StoredSimulation } from '../core/simulation/settings.js';
+import type { Config } from '../core/config.js';
+import type { Db } from '../core/db.js';
+import type { Bus } from '../core/events/bus.js';
+import { baseSimulation, boundedDispatcher, createLogger, explainStartupError, openInfrastructure, untilSignal } from '../core/infrastructure.js';
+import { createMetrics } from '../core/metrics.js';
+import type { WorkQueue } from '../core/queue/queue.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
 import { createApp } from './app.js';
-import { createServices, type Probe } from './services.js';
+import { createServices } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
-// (`mockcloud up`). It alone opens connections and handles signals.
+// (`mockcloud up`). It alone opens connections and handles signals (with the shared helpers of
+// core/infrastructure.ts).
 
 export type Mode = 'up' | 'server';
 
@@ -27,47 +27,20 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export function createLogger(config: Config, name: string): Logger {
-  return pino({ name, level: config.logLevel, base: { pid: process.pid, process: name } });
-}
-
-export const baseSimulation = (config: Config): StoredSimulation => ({
-  time_scale: config.timeScale,
-  seed: config.seed ?? null,
-  failure_rate: config.failureRate,
-  operations: {},
-});
-
-export async function openInfrastructure(config: Config, logger: Logger) {
-  const embedded = !config.databaseUrl;
-  const sqliteFile = config.memory ? ':memory:' : path.join(config.dataDir, 'mockcloud.db');
-  const db = openDb(embedded ? { sqliteFile } : { databaseUrl: config.databaseUrl });
-  await migrateLatest(db);
-  const probes: Record<string, Probe> = {};
-  // Redis and RabbitMQ clients are loaded only when configured: the embedded mode starts faster
-  // and smaller without them.
-  let bus: Bus = new InProcessBus();
-  if (config.redisUrl) {
-    const { RedisBus } = await import('../core/events/redis-bus.js');
-    const redis = await RedisBus.connect(config.redisUrl);
-    probes.bus = () => redis.ping();
-    bus = redis;
-  }
-  let queue: WorkQueue = new InProcessQueue();
-  if (config.amqpUrl) {
-    const { RabbitQueue } = await import('../core/queue/rabbit-queue.js');
-    const rabbit = await RabbitQueue.connect({ url: config.amqpUrl, queue: config.queue, onError: (err, context) => logger.error({ err, context }, 'queue error') });
-    probes.queue = () => rabbit.ping();
-    queue = rabbit;
-  }
-  return { db, bus, queue, probes, embedded, sqliteFile };
-}
-
 export async function startApi(config: Config, mode: Mode, logger: Logger): Promise<Running> {
-  const { db, bus, queue, probes, embedded, sqliteFile } = await openInfrastructure(config, logger);
-  // Start-up configuration is the simulation's starting point; PATCH /simulation changes it at run time.
-  await db('simulation_settings').where({ id: 1 }).delete();
-  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes });
+  const infra = await openInfrastructure(config, logger, mode);
+  const { db, bus, queue, embedded, sqliteFile } = infra;
+  // `up` owns its simulation: its configuration is the starting point. A `server` is one replica
+  // among several that a team shares; starting it must not undo the team's PATCH /simulation.
+  if (mode === 'up') await db('simulation_settings').where({ id: 1 }).delete();
+  // The engine runs in this process without a broker: it needs no consumer probe then.
+  const services = await createServices({
+    db,
+    bus,
+    dispatcher: config.amqpUrl ? boundedDispatcher(queue, logger) : queue,
+    simulation: baseSimulation(config),
+    probes: infra.probes,
+  });
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
   const metrics = createMetrics(mode === 'up' ? 'mockcloud' : 'mockcloud-server', { inFlight: () => inFlight(), queueDepth: () => queue.depth() });
@@ -94,9 +67,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   } catch (err) {
     // Nothing listens: release what was opened so the process can exit with the one-line error.
     await worker?.stop();
-    await queue.close();
-    await bus.close();
-    await db.destroy();
+    await infra.close();
     throw err;
   }
   const address = server.address();
@@ -115,9 +86,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       await closed;
       clearTimeout(cut);
       await worker?.stop();
-      await queue.close();
-      await bus.close();
-      await db.destroy();
+      await infra.close();
     })());
   return { url, server, db, bus, queue, worker, stop };
 }
@@ -134,32 +103,4 @@ export async function runApi(config: Config, mode: Mode): Promise<void> {
   if (mode === 'up') process.stderr.write(`mockcloud is up at ${running.url} (docs: ${running.url}/docs) — Ctrl-C to stop\n`);
   await untilSignal(logger);
   await running.stop();
-}
-
-export function untilSignal(logger: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      // A second signal means "now".
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
-}
-
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
-
-export function explainStartupError(err: unknown, config: Config): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EADDRINUSE') return new StartupError(`port ${config.port} on ${config.host} is already in use; pick another with --port`);
-  if (e.syscall === 'listen' || (e.code === 'ENOTFOUND' && (e as { hostname?: string }).hostname === config.host)) {
-    return new StartupError(`cannot listen on ${config.host}:${config.port} (${e.code ?? e.message}); check --host and --port`);
-  }
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND') return new StartupError(`cannot reach a service (${e.message}); is it running?`);
-  return err;
 }

@@ -68,7 +68,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
       const report = await s.health.readiness();
       if (!report.ok) {
         const down = Object.entries(report.checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
-        throw new AppError('unavailable', `not ready: ${down.join(', ')} down`, {
+        throw new AppError('unavailable', `not ready: ${report.problems.join('; ')}`, {
           retryAfter: 5,
           dependents: down.map((id) => ({ id, type: 'dependency' })),
         });
