@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import YAML from 'yaml';
@@ -13,6 +12,7 @@ import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
 import { errorHandler } from './problem.js';
+import { createContract, type Contract } from './validator.js';
 import type { Services } from './services.js';
 
 export interface AppOptions {
@@ -50,7 +50,11 @@ export function createApp(opts: AppOptions): Express {
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
   if (missing.length) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);
 
+  // Parsed once here; the validator compiles its own copy lazily (see server/validator.ts).
+  const contract = createContract(spec, { validateResponses: opts.validateResponses, validateSpec: opts.validateResponses });
+
   const app = express();
+  app.locals.contract = contract;
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are ours: derived from the representation, on single resources only
   app.set('query parser', 'extended'); // ?tags[key]=value
@@ -123,15 +127,14 @@ export function createApp(opts: AppOptions): Express {
     });
   }
   app.use(idempotency(opts.services.idempotency));
-  app.use(
-    OpenApiValidator.middleware({
-      // The parsed spec (a copy: the validator resolves it in place), so the YAML is read once.
-      apiSpec: structuredClone(spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
-      validateResponses: opts.validateResponses ? { onError: (err) => { throw err; } } : false,
-      validateFormats: true,
-    }),
-  );
+  // Until the contract is compiled (warmContract, right after listen), probes do not wait for it:
+  // they take no input, and a supervisor's first /ready should not pay for ajv.
+  app.get(['/health', '/ready'], (req, res, next) => {
+    if (contract.compiled) return next();
+    const handler = handlers[req.path === '/health' ? 'getHealth' : 'getReady'] as Handler;
+    return handler(req, res);
+  });
+  app.use(contract.middleware);
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const operationId = (req as OpenApiRequest).openapi?.schema?.operationId;
@@ -144,3 +147,6 @@ export function createApp(opts: AppOptions): Express {
   app.use(errorHandler(opts.logger));
   return app;
 }
+
+/** Compiles the contract of an app made by createApp (start-up calls it right after listen). */
+export const warmContract = (app: Express): Promise<void> => (app.locals.contract as Contract).warm();
