@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import YAML from 'yaml';
 import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
@@ -11,6 +10,7 @@ import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
+import { requestLogger } from './logger.js';
 import { errorHandler } from './problem.js';
 import { createContract, type Contract } from './validator.js';
 import type { Services } from './services.js';
@@ -66,16 +66,8 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader('X-Request-Id', id);
     next();
   });
-  // One line per request at info; below that the per-request child logger is pure cost.
-  if (opts.logger.isLevelEnabled('info')) app.use(
-    pinoHttp({
-      logger: opts.logger,
-      genReqId: (req) => String(req.headers['x-request-id']),
-      customProps: (req) => ({ request_id: String(req.headers['x-request-id']) }),
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ status: res.statusCode }) },
-    }),
-  );
+  // One line per request at info; below that the middleware is not even installed.
+  if (opts.logger.isLevelEnabled('info')) app.use(requestLogger(opts.logger));
   app.use(cors({ exposedHeaders: EXPOSED_HEADERS }));
 
   app.get('/openapi.yaml', (_req, res) => {

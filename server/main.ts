@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { createMetrics } from '../core/metrics.js';
 import type { Response } from 'express';
@@ -27,9 +27,9 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export function createLogger(config: Config, name: string): Logger {
-  return pino({ name, level: config.logLevel, base: { pid: process.pid, process: name } });
-}
+import { createLogger } from './logger.js';
+
+export { createLogger };
 
 export const baseSimulation = (config: Config): StoredSimulation => ({
   time_scale: config.timeScale,
