@@ -2,6 +2,7 @@ import type {
   Environment, EnvironmentCreate, EnvironmentPatch, Operation, SecurityGroup, SecurityGroupCreate, SecurityGroupPatch,
   Simulation, SimulationPatch, Vm, VmCreate, VmPatch, Volume, VolumeCreate, VolumePatch,
 } from '../core/api.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError, UnreachableError, isNetworkError } from './errors.js';
 
 // The CLI's HTTP client: JSON in, API objects out, problems turned into ApiError and "no answer"
@@ -85,18 +86,12 @@ export class ApiClient {
     const headers = this.headers(opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {});
     let res;
     try {
-      // undici is the biggest module the CLI loads; only commands that send a request pay for it.
-      const { request } = await import('undici');
-      res = await request(this.url(path, opts.query), {
-        method,
-        headers,
-        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-      });
+      res = await send(this.url(path, opts.query), method, headers, opts.body !== undefined ? JSON.stringify(opts.body) : undefined);
     } catch (err) {
       if (isNetworkError(err)) throw new UnreachableError(this.endpoint, err);
       throw err;
     }
-    const text = await res.body.text();
+    const { text } = res;
     const type = String(res.headers['content-type'] ?? '');
     let body: unknown = undefined;
     if (text && /json/.test(type)) {
@@ -194,4 +189,23 @@ function toApiError(status: number, body: unknown, text: string): ApiError {
   if (p && typeof p.title === 'string' && typeof p.code === 'string') return new ApiError(status, body as ApiError['problem']);
   const detail = text.trim().slice(0, 200) || undefined;
   return new ApiError(status, { title: `HTTP ${status}`, code: status >= 500 ? 'internal_error' : 'unexpected_response' as never, detail, status, type: 'about:blank' });
+}
+
+/**
+ * One request over node:http(s). A CLI command sends a handful of requests and exits: node's own
+ * client is already loaded with node, where importing undici was a third of `vm list`'s start-up
+ * (docs/performance.md). The event stream (events.ts) keeps undici.
+ */
+async function send(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ statusCode: number; headers: IncomingHttpHeaders; text: string }> {
+  const { request } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
