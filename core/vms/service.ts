@@ -19,7 +19,7 @@ import { makeRng } from '../simulation/rng.js';
 import type { SimulationService } from '../simulation/service.js';
 import type { VmCreate, VmPatch } from '../api.js';
 import { pickAddress } from './ip.js';
-import { loadVmRelations } from './relations.js';
+import { getVmWithRelations, loadVmRelations } from './relations.js';
 import { serializeVm, type Vm, type VmRow } from './schema.js';
 
 export interface Accepted<T> {
@@ -188,7 +188,9 @@ export class VmService {
   }
 
   async get(ctx: Ctx, id: string): Promise<Vm> {
-    return vmSnapshot(this.deps.db, await this.row(this.deps.db, ctx, id));
+    const found = await getVmWithRelations(this.deps.db, ctx.projectId, id);
+    if (!found) throw notFound('VM', id);
+    return serializeVm(found.row, found.rel);
   }
 
   async update(ctx: Ctx, id: string, patch: VmPatch, ifMatch?: string): Promise<Vm> {
