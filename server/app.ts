@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import YAML from 'yaml';
 import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
@@ -11,6 +10,7 @@ import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
 import { requestLogger } from './logger.js';
+import { readContract } from './spec.js';
 import { errorHandler } from './problem.js';
 import { createContract, type Contract } from './validator.js';
 import type { Services } from './services.js';
@@ -42,9 +42,7 @@ export function specOperationIds(spec: unknown): string[] {
 
 /** Builds the app without listening, so tests run it in-process or on port 0. */
 export function createApp(opts: AppOptions): Express {
-  const specFile = openapiPath();
-  const specText = fs.readFileSync(specFile, 'utf8');
-  const spec = YAML.parse(specText) as object;
+  const spec = readContract();
   const handlers = buildHandlers(opts.services, { streams: opts.streams ?? new Set(), metrics: opts.metrics });
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
@@ -70,7 +68,10 @@ export function createApp(opts: AppOptions): Express {
   if (opts.logger.isLevelEnabled('info')) app.use(requestLogger(opts.logger));
   app.use(cors({ exposedHeaders: EXPOSED_HEADERS }));
 
+  // Served as written, comments included; read on demand, not at start-up.
+  let specText: string | undefined;
   app.get('/openapi.yaml', (_req, res) => {
+    specText ??= fs.readFileSync(openapiPath(), 'utf8');
     res.type('application/yaml').send(specText);
   });
   // Swagger UI is loaded on the first visit to /docs, not at start-up.
