@@ -24,8 +24,12 @@ function serverFlags(cmd: Command): Command {
     .option('--time-scale <n>', 'multiplies every simulated duration (MOCKCLOUD_TIME_SCALE)')
     .option('--failure-rate <r>', 'failure rate of create operations, 0–1 (MOCKCLOUD_FAILURE_RATE)')
     .option('--seed <n>', 'makes the simulation reproducible (MOCKCLOUD_SEED)')
-    .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+    .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(logFormatOption());
 }
+
+const logFormatOption = () =>
+  new Option('--log-format <format>', 'auto: short lines on a terminal, JSON lines otherwise (MOCKCLOUD_LOG_FORMAT)').choices(['auto', 'json', 'pretty']);
 
 serverFlags(program.command('up'))
   .description('start mockcloud embedded: API and worker in one process, SQLite storage, no external services')
@@ -54,6 +58,7 @@ program
   .description('start a worker: consumes operations from RabbitMQ (DATABASE_URL, AMQP_URL, REDIS_URL); run as many as you like')
   .option('--metrics-port <port>', 'port of the worker\'s /metrics and /health, default none (MOCKCLOUD_METRICS_PORT)')
   .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(logFormatOption())
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
     const { runWorker } = await import('../worker/main.js');

@@ -36,6 +36,7 @@ const schema = z.object({
   auth: z.enum(['on', 'off']),
   adminToken: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  logFormat: z.enum(['auto', 'json', 'pretty']),
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
   metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
@@ -53,6 +54,7 @@ export interface ConfigFlags {
   failureRate?: string | number;
   seed?: string | number;
   logLevel?: string;
+  logFormat?: string;
   metricsPort?: string | number;
 }
 
@@ -72,6 +74,7 @@ export const CONFIG_SOURCES = {
   auth: [null, 'MOCKCLOUD_AUTH'],
   adminToken: [null, 'MOCKCLOUD_ADMIN_TOKEN'],
   logLevel: ['--log-level', 'MOCKCLOUD_LOG_LEVEL'],
+  logFormat: ['--log-format', 'MOCKCLOUD_LOG_FORMAT'],
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
   queue: [null, 'MOCKCLOUD_QUEUE'],
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
@@ -95,6 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     auth: (pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined)?.toLowerCase() ?? 'off',
     adminToken: blankToUndefined(env.MOCKCLOUD_ADMIN_TOKEN),
     logLevel: pick(flags.logLevel, 'MOCKCLOUD_LOG_LEVEL') ?? 'info',
+    // auto: human lines on a terminal, JSON lines otherwise (server/logger.ts).
+    logFormat: (pick(flags.logFormat, 'MOCKCLOUD_LOG_FORMAT') as string | undefined)?.toLowerCase() ?? 'auto',
     // How long a worker's claim on an operation lasts without renewal: the time a crashed worker's
     // operations wait before another worker takes them over.
     leaseMs: pick(undefined, 'MOCKCLOUD_LEASE_MS') ?? 15_000,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { migrateLatest, openDb, type Db } from './db.js';
 import { InProcessBus, type Bus } from './events/bus.js';
@@ -11,9 +11,7 @@ import type { StoredSimulation } from './simulation/settings.js';
 // share: the logger, the connections and the signal handling. Only those roots call these
 // functions; everything below them receives its dependencies ready-made.
 
-export function createLogger(config: Config, name: string): Logger {
-  return pino({ name, level: config.logLevel, base: { pid: process.pid, process: name } });
-}
+export { createLogger } from './logger.js';
 
 export const baseSimulation = (config: Config): StoredSimulation => ({
   time_scale: config.timeScale,

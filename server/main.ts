@@ -8,7 +8,7 @@ import { baseSimulation, boundedDispatcher, createLogger, explainStartupError, o
 import { createMetrics } from '../core/metrics.js';
 import type { WorkQueue } from '../core/queue/queue.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
-import { createApp } from './app.js';
+import { createApp, warmContract } from './app.js';
 import { createServices } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
@@ -74,6 +74,8 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, mode, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql', queue: config.amqpUrl ? 'rabbitmq' : 'in-process', bus: config.redisUrl ? 'redis' : 'in-process' }, 'mockcloud API listening');
+  // The contract compiles after listen: probes answer meanwhile, API requests wait for it.
+  setImmediate(() => warmContract(app).catch((err: unknown) => logger.error({ err }, 'openapi.yaml does not compile')));
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
