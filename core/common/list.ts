@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Q } from '../db.js';
+import { locked, type Lock, type Q } from '../db.js';
 import { paginate } from './pagination.js';
 import { whereTags, type Tags } from './tags.js';
 
@@ -29,11 +29,9 @@ export async function listRows<R extends { id: string; created_at: string }>(
   return paginate<R>(query, table, { limit: q.limit, pageToken: q.pageToken });
 }
 
-export async function getRow<R>(db: Q, table: string, projectId: string, id: string): Promise<R | undefined> {
-  return (await db(table).where({ id, project_id: projectId }).first()) as R | undefined;
+/** One row of the project; with `lock`, locked until the transaction `db` ends (see core/db.ts). */
+export async function getRow<R>(db: Q, table: string, projectId: string, id: string, lock?: Lock): Promise<R | undefined> {
+  return (await locked(db, db(table).where({ id, project_id: projectId }).first(), lock)) as R | undefined;
 }
 
-export function isForeignKeyViolation(err: unknown): boolean {
-  const e = err as { code?: string } | undefined;
-  return e?.code === '23503' || e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
-}
+export { isForeignKeyViolation } from '../db-errors.js';

@@ -5,7 +5,7 @@ import { getRow, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import type { NewEvent } from '../events/event-log.js';
@@ -13,6 +13,7 @@ import { inTransaction } from '../events/unit-of-work.js';
 import { newId } from '../ids.js';
 import { beginOperation } from '../lifecycle/begin.js';
 import { recordOperation, retryAfterSeconds, type Dispatcher } from '../operations/submit.js';
+import { operationEvent } from '../operations/events.js';
 import { serializeOperation, type Operation, type OperationRow } from '../operations/schema.js';
 import { checkSimulationTags } from '../simulation/plan.js';
 import { makeRng } from '../simulation/rng.js';
@@ -39,7 +40,7 @@ const nameTaken = (name: string) => new AppError('already_exists', `a VM named "
 const isAddressClash = (err: unknown) => isUniqueViolation(err) && /private_ip/.test(`${(err as Error).message} ${(err as { constraint?: string }).constraint ?? ''}`);
 
 export async function requireEnv(db: Q, ctx: Ctx, id: string): Promise<{ id: string; name: string; cidr: string }> {
-  const env = (await db('environments').where({ id, project_id: ctx.projectId }).first('id', 'name', 'cidr')) as
+  const env = (await locked(db, db('environments').where({ id, project_id: ctx.projectId }).first('id', 'name', 'cidr'), 'share')) as
     | { id: string; name: string; cidr: string }
     | undefined;
   if (!env) {
@@ -58,7 +59,9 @@ async function checkSecurityGroups(db: Q, ctx: Ctx, environmentId: string, ids: 
     });
   }
   if (!ids.length) return;
-  const rows = (await db('security_groups').whereIn('id', ids).andWhere('project_id', ctx.projectId).select('id', 'environment_id')) as {
+  // Share-locked: a group deleted concurrently either waits for this VM (and then refuses, it is in
+  // use) or is gone before we look (and this create is refused with 422).
+  const rows = (await locked(db, db('security_groups').whereIn('id', ids).andWhere('project_id', ctx.projectId).select('id', 'environment_id'), 'share')) as {
     id: string;
     environment_id: string;
   }[];
@@ -95,16 +98,8 @@ export const vmEvent = (ctx: { projectId: string }, vm: Vm, type = 'vm.status', 
   data: vm,
 });
 
-export const operationEvent = (op: OperationRow, type = 'operation.progress'): NewEvent => ({
-  projectId: op.project_id,
-  type,
-  resourceType: op.resource_type,
-  resourceId: op.resource_id,
-  environmentId: op.environment_id,
-  operationId: op.id,
-  kind: op.kind,
-  data: serializeOperation(op),
-});
+// Moved to core/operations/events.ts; kept here for callers that still import it from the VM service.
+export { operationEvent } from '../operations/events.js';
 
 export class VmService {
   constructor(private readonly deps: VmServiceDeps) {}
@@ -181,8 +176,8 @@ export class VmService {
     return { items: rows.map((r) => serializeVm(r, rel.get(r.id)!)), next_page_token: nextPageToken };
   }
 
-  private async row(db: Q, ctx: Ctx, id: string): Promise<VmRow> {
-    const row = await getRow<VmRow>(db, 'vms', ctx.projectId, id);
+  private async row(db: Q, ctx: Ctx, id: string, lock?: Lock): Promise<VmRow> {
+    const row = await getRow<VmRow>(db, 'vms', ctx.projectId, id, lock);
     if (!row) throw notFound('VM', id);
     return row;
   }
@@ -195,7 +190,8 @@ export class VmService {
     checkSimulationTags(patch.tags ? (Object.fromEntries(Object.entries(patch.tags).filter(([, v]) => v !== null)) as Record<string, string>) : undefined);
     try {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const row = await this.row(trx, ctx, id);
+        // Locked, so the If-Match and "size needs stopped" checks still hold when we write.
+        const row = await this.row(trx, ctx, id, 'update');
         const current = await vmSnapshot(trx, row);
         checkIfMatch(ifMatch, current);
         refuseImmutableChanges(patch, current, ['image', 'environment_id'], 'create a new VM');
@@ -237,7 +233,7 @@ export class VmService {
   private async act(ctx: Ctx, id: string, kind: 'vm.delete' | 'vm.start' | 'vm.stop' | 'vm.reboot', ifMatch?: string): Promise<Accepted<Vm>> {
     const settings = await this.deps.simulation.get();
     const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-      const row = await this.row(trx, ctx, id);
+      const row = await this.row(trx, ctx, id, 'update');
       if (ifMatch !== undefined) checkIfMatch(ifMatch, await vmSnapshot(trx, row));
       const env = (await trx('environments').where({ id: row.environment_id }).first('name')) as { name: string };
       const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: env.name });

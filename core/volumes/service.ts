@@ -5,7 +5,7 @@ import { getRow, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { NewEvent } from '../events/event-log.js';
 import { inTransaction } from '../events/unit-of-work.js';
@@ -14,7 +14,8 @@ import { beginOperation } from '../lifecycle/begin.js';
 import { recordOperation, retryAfterSeconds } from '../operations/submit.js';
 import { serializeOperation, type OperationRow } from '../operations/schema.js';
 import { checkSimulationTags } from '../simulation/plan.js';
-import { operationEvent, requireEnv, type Accepted, type VmServiceDeps } from '../vms/service.js';
+import { operationEvent } from '../operations/events.js';
+import { requireEnv, type Accepted, type VmServiceDeps } from '../vms/service.js';
 import { DEVICES, serializeVolume, type Volume, type VolumeRow } from './schema.js';
 
 const nameTaken = (name: string) => new AppError('already_exists', `a volume named "${name}" already exists in this environment`);
@@ -98,8 +99,8 @@ export class VolumeService {
     return { items: rows.map((r) => serializeVolume(r, (r.operation_id ? progress.get(r.operation_id) : undefined) ?? 100)), next_page_token: nextPageToken };
   }
 
-  private async row(db: Q, ctx: Ctx, id: string): Promise<VolumeRow> {
-    const row = await getRow<VolumeRow>(db, 'volumes', ctx.projectId, id);
+  private async row(db: Q, ctx: Ctx, id: string, lock?: Lock): Promise<VolumeRow> {
+    const row = await getRow<VolumeRow>(db, 'volumes', ctx.projectId, id, lock);
     if (!row) throw notFound('volume', id);
     return row;
   }
@@ -112,7 +113,7 @@ export class VolumeService {
     checkSimulationTags(patch.tags ? (Object.fromEntries(Object.entries(patch.tags).filter(([, v]) => v !== null)) as Record<string, string>) : undefined);
     try {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const row = await this.row(trx, ctx, id);
+        const row = await this.row(trx, ctx, id, 'update');
         const current = await volumeSnapshot(trx, row);
         checkIfMatch(ifMatch, current);
         refuseImmutableChanges(patch, current, ['type', 'environment_id'], 'create a new volume');
@@ -160,7 +161,7 @@ export class VolumeService {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-          const row = await this.row(trx, ctx, id);
+          const row = await this.row(trx, ctx, id, 'update');
           if (ifMatch !== undefined) checkIfMatch(ifMatch, await volumeSnapshot(trx, row));
           let extra: Record<string, unknown> = {};
           let params = {};
@@ -188,7 +189,8 @@ export class VolumeService {
 
   /** Attach rules (SPEC §3); returns the device the volume will get. */
   private async checkAttach(trx: Q, ctx: Ctx, vol: VolumeRow, vmId: string): Promise<string> {
-    const vm = (await trx('vms').where({ id: vmId, project_id: ctx.projectId }).first('id', 'status', 'environment_id')) as
+    // Share-locked: the VM cannot start deleting or stopping until this attach has committed.
+    const vm = (await locked(trx, trx('vms').where({ id: vmId, project_id: ctx.projectId }).first('id', 'status', 'environment_id'), 'share')) as
       | { id: string; status: string; environment_id: string }
       | undefined;
     if (!vm) throw notFound('VM', vmId);
