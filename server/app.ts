@@ -11,6 +11,7 @@ import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
+import { bodyGuard, isLoopbackAddress, loopbackHostGuard, urlGuard, withoutTrailingSlashes } from './guards.js';
 import { idempotency } from './idempotency.js';
 import { errorHandler } from './problem.js';
 import type { Services } from './services.js';
@@ -25,7 +26,17 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Open SSE streams; the composition root ends them on shutdown. */
   streams?: Set<Response>;
+  /** Origins allowed by CORS (MOCKCLOUD_CORS_ORIGINS); none → no CORS headers at all (SPEC §10). */
+  corsOrigins?: readonly string[];
+  /** Bound to a loopback address: refuse requests whose Host is not a loopback name (DNS rebinding). */
+  loopbackOnly?: boolean;
 }
+
+/** The safe-default options for a server listening on `host` (SPEC §10). */
+export const safeDefaults = (config: { host: string; corsOrigins?: readonly string[] }): Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'> => ({
+  corsOrigins: config.corsOrigins,
+  loopbackOnly: isLoopbackAddress(config.host),
+});
 
 type OpenApiRequest = Request & { openapi?: { schema?: { operationId?: string } } };
 
@@ -72,7 +83,9 @@ export function createApp(opts: AppOptions): Express {
       serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ status: res.statusCode }) },
     }),
   );
-  app.use(cors({ exposedHeaders: EXPOSED_HEADERS }));
+  if (opts.loopbackOnly) app.use(loopbackHostGuard);
+  if (opts.corsOrigins?.length) app.use(cors({ origin: [...opts.corsOrigins], exposedHeaders: EXPOSED_HEADERS }));
+  app.use(urlGuard);
 
   app.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(specText);
@@ -98,7 +111,7 @@ export function createApp(opts: AppOptions): Express {
   app.use((req, _res, next) => {
     if (req.path.length > 1 && req.path.endsWith('/')) {
       const q = req.url.indexOf('?');
-      req.url = req.url.slice(0, q < 0 ? undefined : q).replace(/\/+$/, '') + (q < 0 ? '' : req.url.slice(q));
+      req.url = withoutTrailingSlashes(req.url.slice(0, q < 0 ? undefined : q)) + (q < 0 ? '' : req.url.slice(q));
     }
     next();
   });
@@ -109,6 +122,7 @@ export function createApp(opts: AppOptions): Express {
   });
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
+  app.use(bodyGuard);
   if (opts.observe || opts.metrics) {
     const { observe, metrics } = opts;
     app.use((req, res, next) => {

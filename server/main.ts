@@ -9,7 +9,8 @@ import { InProcessBus, type Bus } from '../core/events/bus.js';
 import { InProcessQueue, type WorkQueue } from '../core/queue/queue.js';
 import type { StoredSimulation } from '../core/simulation/settings.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
-import { createApp } from './app.js';
+import { createApp, safeDefaults } from './app.js';
+import { answerClientErrors } from './guards.js';
 import { createServices, type Probe } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
@@ -84,11 +85,12 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       });
   if (worker) inFlight = () => worker.engine.inFlight;
   const streams = new Set<Response>();
-  const app = createApp({ services, logger, metrics, streams });
+  const app = createApp({ services, logger, metrics, streams, ...safeDefaults(config) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
+  answerClientErrors(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -2,7 +2,7 @@ import type { Ctx } from '../common/context.js';
 import { parseCidr } from '../common/cidr.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
-import type { Page } from '../common/pagination.js';
+import type { Page, PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { deleteTags, patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, nowIso, type Db, type Lock, type Q } from '../db.js';
@@ -25,7 +25,7 @@ import {
 const nameTaken = (name: string) => new AppError('already_exists', `an environment named "${name}" already exists`);
 
 export class EnvironmentService {
-  constructor(private readonly deps: { db: Db; bus: Bus }) {}
+  constructor(private readonly deps: { db: Db; bus: Bus; pageTokens: PageTokens }) {}
 
   async create(ctx: Ctx, input: CreateEnvironment): Promise<Environment> {
     const cidr = input.cidr ?? DEFAULT_CIDR;
@@ -57,7 +57,7 @@ export class EnvironmentService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Environment>> {
-    const { rows, nextPageToken } = await listRows<EnvironmentRow>(this.deps.db, 'environments', ctx.projectId, { ...q, environmentId: undefined });
+    const { rows, nextPageToken } = await listRows<EnvironmentRow>(this.deps.db, 'environments', ctx.projectId, { ...q, environmentId: undefined }, this.deps.pageTokens);
     return { items: rows.map(serializeEnvironment), next_page_token: nextPageToken };
   }
 

@@ -1,7 +1,7 @@
 import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
-import type { Page } from '../common/pagination.js';
+import type { Page, PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { deleteTags, patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
@@ -22,7 +22,7 @@ import {
 const nameTaken = (name: string) => new AppError('already_exists', `a security group named "${name}" already exists in this environment`);
 
 export class SecurityGroupService {
-  constructor(private readonly deps: { db: Db; bus: Bus }) {}
+  constructor(private readonly deps: { db: Db; bus: Bus; pageTokens: PageTokens }) {}
 
   async create(ctx: Ctx, input: CreateSecurityGroup): Promise<SecurityGroup> {
     const rules = input.rules ?? [];
@@ -58,7 +58,7 @@ export class SecurityGroupService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<SecurityGroup>> {
-    const { rows, nextPageToken } = await listRows<SecurityGroupRow>(this.deps.db, 'security_groups', ctx.projectId, { ...q, status: undefined });
+    const { rows, nextPageToken } = await listRows<SecurityGroupRow>(this.deps.db, 'security_groups', ctx.projectId, { ...q, status: undefined }, this.deps.pageTokens);
     return { items: rows.map(serializeSecurityGroup), next_page_token: nextPageToken };
   }
 

@@ -2,7 +2,7 @@ import { imageExists, IMAGES } from '../catalogue.js';
 import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, listRows, type ListQuery } from '../common/list.js';
-import type { Page } from '../common/pagination.js';
+import type { Page, PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { patchTags, writeTags } from '../common/tags.js';
 import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
@@ -34,10 +34,27 @@ export interface VmServiceDeps {
   bus: Bus;
   dispatcher: Dispatcher;
   simulation: SimulationService;
+  pageTokens: PageTokens;
 }
 
 const nameTaken = (name: string) => new AppError('already_exists', `a VM named "${name}" already exists in this environment`);
 const isAddressClash = (err: unknown) => isUniqueViolation(err) && /private_ip/.test(`${(err as Error).message} ${(err as { constraint?: string }).constraint ?? ''}`);
+
+export const MAX_ADDRESS_ATTEMPTS = 20;
+
+/**
+ * What a failed VM create attempt means. Two creates picked the same address at once: the unique
+ * index refused one, so pick again — and if that keeps happening, say so, rather than blaming the
+ * name. A duplicate name is the other unique index.
+ */
+export function afterCreateConflict(err: unknown, attempt: number, name: string): 'retry' | unknown {
+  if (isAddressClash(err)) {
+    if (attempt < MAX_ADDRESS_ATTEMPTS) return 'retry';
+    return new AppError('unavailable', `no free address could be taken after ${MAX_ADDRESS_ATTEMPTS} tries: too many VMs are being created in this environment at once; retry shortly`, { retryAfter: 1 });
+  }
+  if (isUniqueViolation(err)) return nameTaken(name);
+  return err;
+}
 
 export async function requireEnv(db: Q, ctx: Ctx, id: string): Promise<{ id: string; name: string; cidr: string }> {
   const env = (await locked(db, db('environments').where({ id, project_id: ctx.projectId }).first('id', 'name', 'cidr'), 'share')) as
@@ -138,7 +155,6 @@ export class VmService {
             image: input.image,
             private_ip: ip,
             status: 'creating',
-            progress: 0,
             operation_id: op.id,
             error_code: null,
             error_message: null,
@@ -157,10 +173,9 @@ export class VmService {
         await this.dispatch(result.operation.id);
         return result;
       } catch (err) {
-        // Two creates picked the same address at once: the unique index refused one; pick again.
-        if (isAddressClash(err) && attempt < 20) continue;
-        if (isUniqueViolation(err)) throw nameTaken(input.name);
-        throw err;
+        const next = afterCreateConflict(err, attempt, input.name);
+        if (next === 'retry') continue;
+        throw next;
       }
     }
   }
@@ -171,7 +186,7 @@ export class VmService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Vm>> {
-    const { rows, nextPageToken } = await listRows<VmRow>(this.deps.db, 'vms', ctx.projectId, q);
+    const { rows, nextPageToken } = await listRows<VmRow>(this.deps.db, 'vms', ctx.projectId, q, this.deps.pageTokens);
     const rel = await loadVmRelations(this.deps.db, rows);
     return { items: rows.map((r) => serializeVm(r, rel.get(r.id)!)), next_page_token: nextPageToken };
   }

@@ -62,7 +62,6 @@ export class VolumeService {
           size_gb: input.size_gb,
           type: input.type ?? 'standard',
           status: 'creating',
-          progress: 0,
           operation_id: op.id,
           error_code: null,
           error_message: null,
@@ -92,7 +91,7 @@ export class VolumeService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Volume>> {
-    const { rows, nextPageToken } = await listRows<VolumeRow>(this.deps.db, 'volumes', ctx.projectId, q);
+    const { rows, nextPageToken } = await listRows<VolumeRow>(this.deps.db, 'volumes', ctx.projectId, q, this.deps.pageTokens);
     const opIds = rows.map((r) => r.operation_id).filter((x): x is string => !!x);
     const ops = opIds.length ? ((await this.deps.db('operations').whereIn('id', opIds).select('id', 'progress')) as { id: string; progress: number }[]) : [];
     const progress = new Map(ops.map((o) => [o.id, o.progress]));

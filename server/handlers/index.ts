@@ -3,7 +3,7 @@ import type { OperationId } from '../../core/api.js';
 import { IMAGES, SIZES } from '../../core/catalogue.js';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../services.js';
-import { ctxOf, param, sendResource } from '../http.js';
+import { ctxOf, header, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents, type StreamHooks } from './events.js';
 import { syncCrudHandlers } from './sync-crud.js';
@@ -53,7 +53,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
       res.json({ items: IMAGES });
     },
     getSimulation: async (_req, res) => sendResource(res, 200, await s.simulation.get()),
-    updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body)),
+    updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body, header(req, 'if-match'))),
     streamEvents: streamEvents(s, hooks),
     getHealth: (_req, res) => {
       res.json({ status: 'ok' });
