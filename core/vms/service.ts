@@ -11,6 +11,7 @@ import type { Bus } from '../events/bus.js';
 import type { NewEvent } from '../events/event-log.js';
 import { inTransaction } from '../events/unit-of-work.js';
 import { newId } from '../ids.js';
+import { alreadyDeleting, dispatchQuietly, environmentName, type Accepted } from '../lifecycle/async-resource.js';
 import { beginOperation } from '../lifecycle/begin.js';
 import { recordOperation, retryAfterSeconds, type Dispatcher } from '../operations/submit.js';
 import { operationEvent } from '../operations/events.js';
@@ -23,11 +24,7 @@ import { pickAddress } from './ip.js';
 import { loadVmRelations } from './relations.js';
 import { serializeVm, type Vm, type VmRow } from './schema.js';
 
-export interface Accepted<T> {
-  resource: T;
-  operation: Operation;
-  retryAfter: number;
-}
+export type { Accepted };
 
 export interface VmServiceDeps {
   db: Db;
@@ -180,9 +177,8 @@ export class VmService {
     }
   }
 
-  private async dispatch(opId: string): Promise<void> {
-    // Committed already: a failed publish only delays the operation until the reconciler finds it.
-    await this.deps.dispatcher.dispatch(opId).catch(() => undefined);
+  private dispatch(opId: string): Promise<void> {
+    return dispatchQuietly(this.deps.dispatcher, opId);
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Vm>> {
@@ -234,11 +230,7 @@ export class VmService {
   /** DELETE is idempotent: a VM already deleting answers 202 again with its delete operation. */
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<Accepted<Vm>> {
     const row = await this.row(this.deps.db, ctx, id);
-    if (row.status === 'deleting' && row.operation_id) {
-      const op = (await this.deps.db<OperationRow>('operations').where({ id: row.operation_id }).first())!;
-      return { resource: await vmSnapshot(this.deps.db, row), operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
-    }
-    return this.act(ctx, id, 'vm.delete', ifMatch);
+    return (await alreadyDeleting(this.deps.db, row, () => vmSnapshot(this.deps.db, row))) ?? this.act(ctx, id, 'vm.delete', ifMatch);
   }
 
   async action(ctx: Ctx, id: string, verb: 'start' | 'stop' | 'reboot'): Promise<Accepted<Vm>> {
@@ -250,8 +242,7 @@ export class VmService {
     const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
       const row = await this.row(trx, ctx, id, 'update');
       if (ifMatch !== undefined) checkIfMatch(ifMatch, await vmSnapshot(trx, row));
-      const env = (await trx('environments').where({ id: row.environment_id }).first('name')) as { name: string };
-      const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: env.name });
+      const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: await environmentName(trx, row.environment_id) });
       const vm = await vmSnapshot(trx, (await trx<VmRow>('vms').where({ id }).first())!);
       emit(vmEvent(ctx, vm, 'vm.status', op));
       emit(operationEvent(op));

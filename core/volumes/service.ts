@@ -10,6 +10,7 @@ import { AppError, invalidState, notFound } from '../errors.js';
 import type { NewEvent } from '../events/event-log.js';
 import { inTransaction } from '../events/unit-of-work.js';
 import { newId } from '../ids.js';
+import { alreadyDeleting, dispatchQuietly, environmentName } from '../lifecycle/async-resource.js';
 import { beginOperation } from '../lifecycle/begin.js';
 import { recordOperation, retryAfterSeconds } from '../operations/submit.js';
 import { serializeOperation, type OperationRow } from '../operations/schema.js';
@@ -86,8 +87,8 @@ export class VolumeService {
     }
   }
 
-  private async dispatch(opId: string): Promise<void> {
-    await this.deps.dispatcher.dispatch(opId).catch(() => undefined);
+  private dispatch(opId: string): Promise<void> {
+    return dispatchQuietly(this.deps.dispatcher, opId);
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Volume>> {
@@ -137,10 +138,8 @@ export class VolumeService {
 
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<Accepted<Volume>> {
     const row = await this.row(this.deps.db, ctx, id);
-    if (row.status === 'deleting' && row.operation_id) {
-      const op = (await this.deps.db<OperationRow>('operations').where({ id: row.operation_id }).first())!;
-      return { resource: await volumeSnapshot(this.deps.db, row), operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
-    }
+    const again = await alreadyDeleting(this.deps.db, row, () => volumeSnapshot(this.deps.db, row));
+    if (again) return again;
     if (row.status === 'in-use') {
       throw new AppError('volume_in_use', `volume ${id} is attached to ${row.vm_id} as ${row.device}; detach it first`);
     }
@@ -169,8 +168,7 @@ export class VolumeService {
             extra = { vm_id: vmId, device };
             params = { vm_id: vmId, device };
           }
-          const env = (await trx('environments').where({ id: row.environment_id }).first('name')) as { name: string };
-          const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: env.name, params }, extra);
+          const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: await environmentName(trx, row.environment_id), params }, extra);
           const volume = await volumeSnapshot(trx, (await trx<VolumeRow>('volumes').where({ id }).first())!);
           emit(volumeEvent(ctx, volume, 'volume.status', op));
           emit(operationEvent(op));
