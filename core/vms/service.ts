@@ -44,7 +44,8 @@ export const MAX_ADDRESS_ATTEMPTS = 20;
  * index refused one, so pick again — and if that keeps happening, say so, rather than blaming the
  * name. A duplicate name is the other unique index.
  */
-export function afterCreateConflict(err: unknown, attempt: number, name: string): 'retry' | unknown {
+export function afterCreateConflict(err: unknown, attempt: number, name: string, nameUsed = false): 'retry' | unknown {
+  if (nameUsed) return nameTaken(name);
   if (isAddressClash(err)) {
     if (attempt < MAX_ADDRESS_ATTEMPTS) return 'retry';
     return new AppError('unavailable', `no free address could be taken after ${MAX_ADDRESS_ATTEMPTS} tries: too many VMs are being created in this environment at once; retry shortly`, { retryAfter: 1 });
@@ -170,7 +171,10 @@ export class VmService {
         await this.dispatch(result.operation.id);
         return result;
       } catch (err) {
-        const next = afterCreateConflict(err, attempt, input.name);
+        // A duplicate name may clash on the address first (the seeded pick repeats per name), so a
+        // clash on an address whose name is taken is the name's fault.
+        const nameUsed = isAddressClash(err) && !!(await this.deps.db('vms').where({ environment_id: input.environment_id, name: input.name }).first('id'));
+        const next = afterCreateConflict(err, attempt, input.name, nameUsed);
         if (next === 'retry') continue;
         throw next;
       }
