@@ -1,12 +1,13 @@
 import { volumeKind } from '../volumes/kind.js';
 import type { ResourceKind } from '../lifecycle/kind.js';
+import { TABLES } from '../lifecycle/machine.js';
 import { vmEvent } from './service.js';
 import { loadVmRelations } from './relations.js';
 import { serializeVm, type VmRow } from './schema.js';
 
 export const vmKind: ResourceKind<VmRow> = {
   resource: 'vm',
-  table: 'vms',
+  table: TABLES.vm,
   async events(db, rows, type, opOf) {
     const rel = await loadVmRelations(db, rows);
     return rows.map((r) => vmEvent({ projectId: r.project_id }, serializeVm(r, rel.get(r.id)!), type, opOf(r)));

@@ -1,4 +1,5 @@
 import type { ResourceKind } from '../lifecycle/kind.js';
+import { TABLES } from '../lifecycle/machine.js';
 import type { OperationParams } from '../operations/schema.js';
 import { serializeVolume, type VolumeRow } from './schema.js';
 import { volumeEvent } from './service.js';
@@ -8,7 +9,7 @@ const ATTACHED = new Set(['attaching', 'in-use', 'detaching']);
 
 export const volumeKind: ResourceKind<VolumeRow> = {
   resource: 'volume',
-  table: 'volumes',
+  table: TABLES.volume,
   async events(db, rows, type, opOf) {
     const opIds = rows.map((r) => r.operation_id).filter((x): x is string => !!x);
     const ops = opIds.length ? ((await db('operations').whereIn('id', opIds).select('id', 'progress')) as { id: string; progress: number }[]) : [];
