@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { migrateLatest, openDb } from '../core/db.js';
-import { encodePageToken } from '../core/common/pagination.js';
+import { PageTokens } from '../core/common/pagination.js';
 import { client, info, isMain, log, percentile, row, runStandalone, startMockcloud, tempDir, type Row } from './lib.js';
 
 // List latency with 100,000 VMs stored: GET /api/v1/vms?limit=100, sequential requests, p99.
@@ -16,10 +16,12 @@ import { client, info, isMain, log, percentile, row, runStandalone, startMockclo
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 const id = (prefix: string) => `${prefix}-${[...randomBytes(16)].map((b) => ALPHABET[b % 36]).join('')}`;
 
-export async function seedVms(dir: string, count: number): Promise<{ cursorAt: (i: number) => { c: string; i: string } }> {
+export async function seedVms(dir: string, count: number): Promise<{ cursorAt: (i: number) => { c: string; i: string }; tokens: PageTokens }> {
   const file = path.join(dir, 'mockcloud.db');
   const knex = openDb({ sqliteFile: file });
   await migrateLatest(knex);
+  // Page tokens are signed with the data dir's key; the server started on it will accept ours.
+  const tokens = await PageTokens.load(knex);
   await knex.destroy();
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -29,8 +31,8 @@ export async function seedVms(dir: string, count: number): Promise<{ cursorAt: (
   const envs = [0, 1].map((n) => ({ id: id('env'), name: `bench-list-${n}`, cidr: `10.${n}.0.0/16` }));
   const insEnv = db.prepare(`insert into environments (id, project_id, name, cidr, status, tags, created_at, updated_at) values (?, 'default', ?, ?, 'ready', '{}', ?, ?)`);
   const insVm = db.prepare(
-    `insert into vms (id, project_id, environment_id, name, size, image, private_ip, status, progress, operation_id, error_code, error_message, tags, created_at, updated_at)
-     values (?, 'default', ?, ?, 'small', 'debian-12', ?, 'running', 100, ?, null, null, ?, ?, ?)`,
+    `insert into vms (id, project_id, environment_id, name, size, image, private_ip, status, operation_id, error_code, error_message, tags, created_at, updated_at)
+     values (?, 'default', ?, ?, 'small', 'debian-12', ?, 'running', ?, null, null, ?, ?, ?)`,
   );
   const insTag = db.prepare(`insert into resource_tags (resource_id, key, value) values (?, ?, ?)`);
   const insOp = db.prepare(
@@ -58,7 +60,7 @@ export async function seedVms(dir: string, count: number): Promise<{ cursorAt: (
   })();
   db.close();
   // Ids are random, so the order within one created_at is by id: with distinct timestamps it is by index.
-  return { cursorAt: (i) => cursors[i]! };
+  return { cursorAt: (i) => cursors[i]!, tokens };
 }
 
 async function timed(fn: () => Promise<void>, n: number): Promise<number[]> {
@@ -76,7 +78,7 @@ export async function benchList(opts: { count?: number; samples?: number } = {})
   const samples = opts.samples ?? 300;
   const dir = tempDir('list');
   const t0 = Date.now();
-  const { cursorAt } = await seedVms(dir, count);
+  const { cursorAt, tokens } = await seedVms(dir, count);
   log(`list: seeded ${count} VMs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const mc = await startMockcloud('up', ['--data-dir', dir, '--time-scale', '0']);
   try {
@@ -89,7 +91,7 @@ export async function benchList(opts: { count?: number; samples?: number } = {})
     };
     await timed(list('limit=100'), 30); // warm
     const firstPage = await timed(list('limit=100'), samples);
-    const deepToken = encodePageToken(cursorAt(Math.floor(count * 0.9)));
+    const deepToken = tokens.encode(cursorAt(Math.floor(count * 0.9)), { collection: 'vms', projectId: 'default', filters: {} });
     const deep = await timed(list(`limit=100&page_token=${encodeURIComponent(deepToken)}`), Math.floor(samples / 2));
     // Follow the chain from the start, 50 pages (5,000 VMs).
     const chain: number[] = [];

@@ -158,7 +158,7 @@ export interface paths {
         head?: never;
         /**
          * Update a VM (JSON merge patch)
-         * @description JSON merge patch (RFC 7396), as `application/merge-patch+json` or `application/json`. Answers 200, or 202 when the change starts an operation. Changing an immutable field → 422 `immutable_field`.
+         * @description JSON merge patch (RFC 7396), as `application/merge-patch+json` or `application/json`. Answers 200 with the whole resource. Changing an immutable field → 422 `immutable_field`.
          */
         patch: operations["updateVm"];
         trace?: never;
@@ -213,7 +213,7 @@ export interface paths {
         head?: never;
         /**
          * Update a volume (JSON merge patch)
-         * @description JSON merge patch (RFC 7396), as `application/merge-patch+json` or `application/json`. Answers 200, or 202 when the change starts an operation. Changing an immutable field → 422 `immutable_field`.
+         * @description JSON merge patch (RFC 7396), as `application/merge-patch+json` or `application/json`. Answers 200 with the whole resource. Changing an immutable field → 422 `immutable_field`.
          */
         patch: operations["updateVolume"];
         trace?: never;
@@ -489,6 +489,8 @@ export interface components {
         Id: string;
         /** @description Unique within its scope (the project for environments, the environment for everything else); a duplicate answers 409 `already_exists`. */
         Name: string;
+        /** @description A tag key. `__proto__`, `constructor` and `prototype` are refused (400) everywhere — in bodies and in `?tags[…]` filters — because JavaScript object handling would drop or misread them. */
+        TagKey: string;
         /** @description Free-form string→string labels, at most 50 pairs. The tags `mockcloud:outcome` (`succeed`|`fail`) and `mockcloud:duration` (seconds) override the simulation for that resource. */
         Tags: {
             [key: string]: string;
@@ -635,7 +637,7 @@ export interface components {
         /** @description JSON merge patch (RFC 7396) of a VM. */
         VmPatch: {
             name?: components["schemas"]["Name"];
-            /** @description Resizing needs the VM `stopped` (409 `invalid_state` otherwise); starts a `vm.update` operation (202). */
+            /** @description Resizing needs the VM `stopped` (409 `invalid_state` otherwise) and takes effect at once (200). */
             size?: components["schemas"]["VmSize"];
             tags?: components["schemas"]["TagsPatch"];
             /** @description Replaces the whole list. */
@@ -693,7 +695,7 @@ export interface components {
         /** @description JSON merge patch (RFC 7396) of a volume. */
         VolumePatch: {
             name?: components["schemas"]["Name"];
-            /** @description May grow, never shrink (422 `invalid_value`); growing starts a `volume.update` operation (202). */
+            /** @description May grow, never shrink (422 `invalid_value`); takes effect at once (200). */
             size_gb?: number;
             tags?: components["schemas"]["TagsPatch"];
             /** @description Immutable: any change answers 422 `immutable_field`. */
@@ -706,7 +708,7 @@ export interface components {
             next_page_token?: components["schemas"]["NextPageToken"];
         };
         /** @enum {string} */
-        OperationKind: "vm.create" | "vm.delete" | "vm.start" | "vm.stop" | "vm.reboot" | "vm.update" | "volume.create" | "volume.delete" | "volume.attach" | "volume.detach" | "volume.update";
+        OperationKind: "vm.create" | "vm.delete" | "vm.start" | "vm.stop" | "vm.reboot" | "volume.create" | "volume.delete" | "volume.attach" | "volume.detach";
         /** @enum {string} */
         OperationStatus: "pending" | "running" | "succeeded" | "failed";
         /** @description A long-running operation on a VM or volume. Every operation reaches `succeeded` or `failed`; kept at least 24 h after it ends. */
@@ -758,9 +760,9 @@ export interface components {
             items: components["schemas"]["Image"][];
         };
         SimulationOperation: {
-            /** @description Minimum duration in (unscaled) seconds. */
+            /** @description Minimum duration in (unscaled) seconds, at most a day. */
             min_s: number;
-            /** @description Maximum duration in (unscaled) seconds. */
+            /** @description Maximum duration in (unscaled) seconds, at most a day. */
             max_s: number;
             failure_rate: number;
         };
@@ -1034,16 +1036,21 @@ export interface components {
         IdempotencyKey: string;
         /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
         IfMatch: string;
-        /** @description Page size (default 50, clamped to 500). */
+        /** @description Page size (default 50); larger values are clamped to 500. */
         Limit: number;
         /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
         PageToken: string;
         /** @description Exact name. */
         NameFilter: string;
-        StatusFilter: string;
+        /** @description Only environments in this status; an unknown status → 400. */
+        EnvironmentStatusFilter: "available";
+        /** @description Only VMs in this status; an unknown status → 400. */
+        VmStatusFilter: components["schemas"]["VmStatus"];
+        /** @description Only volumes in this status; an unknown status → 400. */
+        VolumeStatusFilter: components["schemas"]["VolumeStatus"];
         EnvironmentIdFilter: string;
         ResourceIdFilter: string;
-        /** @description Tag filter: `?tags[key]=value` (all given pairs must match). */
+        /** @description Tag filter: `?tags[key]=value` (all given pairs must match), at most 10 pairs. */
         TagsFilter: {
             [key: string]: string;
         };
@@ -1072,14 +1079,15 @@ export interface operations {
     listEnvironments: {
         parameters: {
             query?: {
-                /** @description Page size (default 50, clamped to 500). */
+                /** @description Page size (default 50); larger values are clamped to 500. */
                 limit?: components["parameters"]["Limit"];
                 /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
                 page_token?: components["parameters"]["PageToken"];
                 /** @description Exact name. */
                 name?: components["parameters"]["NameFilter"];
-                status?: components["parameters"]["StatusFilter"];
-                /** @description Tag filter: `?tags[key]=value` (all given pairs must match). */
+                /** @description Only environments in this status; an unknown status → 400. */
+                status?: components["parameters"]["EnvironmentStatusFilter"];
+                /** @description Tag filter: `?tags[key]=value` (all given pairs must match), at most 10 pairs. */
                 tags?: components["parameters"]["TagsFilter"];
             };
             header?: never;
@@ -1305,15 +1313,14 @@ export interface operations {
     listSecurityGroups: {
         parameters: {
             query?: {
-                /** @description Page size (default 50, clamped to 500). */
+                /** @description Page size (default 50); larger values are clamped to 500. */
                 limit?: components["parameters"]["Limit"];
                 /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
                 page_token?: components["parameters"]["PageToken"];
                 /** @description Exact name. */
                 name?: components["parameters"]["NameFilter"];
-                status?: components["parameters"]["StatusFilter"];
                 environment_id?: components["parameters"]["EnvironmentIdFilter"];
-                /** @description Tag filter: `?tags[key]=value` (all given pairs must match). */
+                /** @description Tag filter: `?tags[key]=value` (all given pairs must match), at most 10 pairs. */
                 tags?: components["parameters"]["TagsFilter"];
             };
             header?: never;
@@ -1539,15 +1546,16 @@ export interface operations {
     listVms: {
         parameters: {
             query?: {
-                /** @description Page size (default 50, clamped to 500). */
+                /** @description Page size (default 50); larger values are clamped to 500. */
                 limit?: components["parameters"]["Limit"];
                 /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
                 page_token?: components["parameters"]["PageToken"];
                 /** @description Exact name. */
                 name?: components["parameters"]["NameFilter"];
-                status?: components["parameters"]["StatusFilter"];
+                /** @description Only VMs in this status; an unknown status → 400. */
+                status?: components["parameters"]["VmStatusFilter"];
                 environment_id?: components["parameters"]["EnvironmentIdFilter"];
-                /** @description Tag filter: `?tags[key]=value` (all given pairs must match). */
+                /** @description Tag filter: `?tags[key]=value` (all given pairs must match), at most 10 pairs. */
                 tags?: components["parameters"]["TagsFilter"];
             };
             header?: never;
@@ -1771,20 +1779,6 @@ export interface operations {
                     "application/json": components["schemas"]["Vm"];
                 };
             };
-            /** @description The change started an operation. */
-            202: {
-                headers: {
-                    ETag: components["headers"]["ETag"];
-                    Location: components["headers"]["Location"];
-                    "Operation-Location": components["headers"]["OperationLocation"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Vm"];
-                };
-            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -1802,15 +1796,16 @@ export interface operations {
     listVolumes: {
         parameters: {
             query?: {
-                /** @description Page size (default 50, clamped to 500). */
+                /** @description Page size (default 50); larger values are clamped to 500. */
                 limit?: components["parameters"]["Limit"];
                 /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
                 page_token?: components["parameters"]["PageToken"];
                 /** @description Exact name. */
                 name?: components["parameters"]["NameFilter"];
-                status?: components["parameters"]["StatusFilter"];
+                /** @description Only volumes in this status; an unknown status → 400. */
+                status?: components["parameters"]["VolumeStatusFilter"];
                 environment_id?: components["parameters"]["EnvironmentIdFilter"];
-                /** @description Tag filter: `?tags[key]=value` (all given pairs must match). */
+                /** @description Tag filter: `?tags[key]=value` (all given pairs must match), at most 10 pairs. */
                 tags?: components["parameters"]["TagsFilter"];
             };
             header?: never;
@@ -2027,20 +2022,6 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Volume"];
-                };
-            };
-            /** @description The change started an operation. */
-            202: {
-                headers: {
-                    ETag: components["headers"]["ETag"];
-                    Location: components["headers"]["Location"];
-                    "Operation-Location": components["headers"]["OperationLocation"];
-                    "Retry-After": components["headers"]["RetryAfter"];
                     "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };
@@ -2287,7 +2268,7 @@ export interface operations {
     listOperations: {
         parameters: {
             query?: {
-                /** @description Page size (default 50, clamped to 500). */
+                /** @description Page size (default 50); larger values are clamped to 500. */
                 limit?: components["parameters"]["Limit"];
                 /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
                 page_token?: components["parameters"]["PageToken"];

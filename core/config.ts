@@ -40,6 +40,7 @@ const schema = z.object({
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
   metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
+  corsOrigins: z.array(urlOf(['http:', 'https:']).refine((v) => new URL(v).origin === v, 'each origin must be scheme://host[:port], nothing more')),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -78,6 +79,7 @@ export const CONFIG_SOURCES = {
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
   queue: [null, 'MOCKCLOUD_QUEUE'],
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
+  corsOrigins: [null, 'MOCKCLOUD_CORS_ORIGINS'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -106,6 +108,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     queue: pick(undefined, 'MOCKCLOUD_QUEUE') ?? 'mockcloud.operations',
     // The worker's own /metrics and /health (the API serves /metrics on its port); 0 turns it off.
     metricsPort: pick(flags.metricsPort, 'MOCKCLOUD_METRICS_PORT') ?? 0,
+    // Comma-separated origins allowed to call the API from a browser; unset sends no CORS headers.
+    corsOrigins: (blankToUndefined(env.MOCKCLOUD_CORS_ORIGINS) ?? '').split(',').map((o) => o.trim()).filter(Boolean),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -16,6 +16,8 @@ export interface DbTarget {
 }
 
 
+export const STATEMENT_TIMEOUT_MS = 10_000;
+
 export function openDb(target: DbTarget): Db {
   if (target.databaseUrl) {
     // pg returns int8/bigint as strings to protect precision; our bigints are epoch milliseconds and
@@ -28,7 +30,16 @@ export function openDb(target: DbTarget): Db {
       // pool's default minute (a refused connect fails at once anyway).
       connection: { connectionString: target.databaseUrl, connectionTimeoutMillis: 5000 },
       acquireConnectionTimeout: 10_000,
-      pool: { min: 0, max: 10 },
+      pool: {
+        min: 0,
+        max: 10,
+        afterCreate(conn: import('pg').Client, done: (err: Error | null, conn: import('pg').Client) => void) {
+          // No query a request can cause may run longer than this: a hostile filter is cancelled
+          // (57014 → 503) instead of burning a backend after the client has gone. SQLite has no such
+          // setting; there the contract's caps on filters keep every query small.
+          conn.query(`SET statement_timeout = ${STATEMENT_TIMEOUT_MS}`, (err) => done(err ?? null, conn));
+        },
+      },
     });
   }
   const filename = target.sqliteFile ?? ':memory:';
@@ -94,9 +105,22 @@ export async function migrationsCurrent(db: Db): Promise<boolean> {
   return pending.length === 0;
 }
 
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string } | undefined;
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+export { isUniqueViolation } from './db-errors.js';
+
+/**
+ * Row locks for read-check-write: on PostgreSQL the row read is locked until the transaction ends,
+ * so a concurrent writer waits and then sees the committed result. SQLite runs one transaction at a
+ * time on its single connection, so there the lock is unnecessary (and knex has no syntax for it).
+ * `share` keeps a row from being changed or deleted while we rely on it (e.g. the environment a VM
+ * is created in); `update` serialises writers of the row itself.
+ */
+export type Lock = 'share' | 'update';
+
+export function locked<B extends Knex.QueryBuilder>(db: Q, query: B, lock: Lock | undefined): B {
+  if (!lock || !isPostgres(db)) return query;
+  // FOR NO KEY UPDATE rather than FOR UPDATE: it still serialises writers, but does not block
+  // inserts elsewhere whose foreign keys point at this row.
+  return (lock === 'update' ? query.forNoKeyUpdate() : query.forShare()) as B;
 }
 
 export const nowIso = () => new Date().toISOString();

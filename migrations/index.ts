@@ -13,6 +13,8 @@ import * as m11 from './20261126000011-default-project.js';
 import * as m12 from './20261126000012-operations-dispatched.js';
 import * as m13 from './20261126000013-events-created-at.js';
 import * as m2701a from './20261127010001-operations-lease-owner-width.js';
+import * as m2702a from './20261127020001-drop-resource-progress.js';
+import * as m2702b from './20261127020002-server-secrets.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -36,6 +38,8 @@ const migrations: Record<string, Migration> = {
   '20261126000012-operations-dispatched': m12,
   '20261126000013-events-created-at': m13,
   '20261127010001-operations-lease-owner-width': m2701a,
+  '20261127020001-drop-resource-progress': m2702a,
+  '20261127020002-server-secrets': m2702b,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

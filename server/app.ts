@@ -8,6 +8,7 @@ import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
+import { bodyGuard, isLoopbackAddress, loopbackHostGuard, urlGuard, withoutTrailingSlashes } from './guards.js';
 import { idempotency } from './idempotency.js';
 import { requestLogger } from './logger.js';
 import { readContract } from './spec.js';
@@ -25,7 +26,17 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Open SSE streams; the composition root ends them on shutdown. */
   streams?: Set<Response>;
+  /** Origins allowed by CORS (MOCKCLOUD_CORS_ORIGINS); none → no CORS headers at all (SPEC §10). */
+  corsOrigins?: readonly string[];
+  /** Bound to a loopback address: refuse requests whose Host is not a loopback name (DNS rebinding). */
+  loopbackOnly?: boolean;
 }
+
+/** The safe-default options for a server listening on `host` (SPEC §10). */
+export const safeDefaults = (config: { host: string; corsOrigins?: readonly string[] }): Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'> => ({
+  corsOrigins: config.corsOrigins,
+  loopbackOnly: isLoopbackAddress(config.host),
+});
 
 type OpenApiRequest = Request & { openapi?: { schema?: { operationId?: string } } };
 
@@ -66,7 +77,9 @@ export function createApp(opts: AppOptions): Express {
   });
   // One line per request at info; below that the middleware is not even installed.
   if (opts.logger.isLevelEnabled('info')) app.use(requestLogger(opts.logger));
-  app.use(cors({ exposedHeaders: EXPOSED_HEADERS }));
+  if (opts.loopbackOnly) app.use(loopbackHostGuard);
+  if (opts.corsOrigins?.length) app.use(cors({ origin: [...opts.corsOrigins], exposedHeaders: EXPOSED_HEADERS }));
+  app.use(urlGuard);
 
   // Served as written, comments included; read on demand, not at start-up.
   let specText: string | undefined;
@@ -95,7 +108,7 @@ export function createApp(opts: AppOptions): Express {
   app.use((req, _res, next) => {
     if (req.path.length > 1 && req.path.endsWith('/')) {
       const q = req.url.indexOf('?');
-      req.url = req.url.slice(0, q < 0 ? undefined : q).replace(/\/+$/, '') + (q < 0 ? '' : req.url.slice(q));
+      req.url = withoutTrailingSlashes(req.url.slice(0, q < 0 ? undefined : q)) + (q < 0 ? '' : req.url.slice(q));
     }
     next();
   });
@@ -106,6 +119,7 @@ export function createApp(opts: AppOptions): Express {
   });
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
+  app.use(bodyGuard);
   if (opts.observe || opts.metrics) {
     const { observe, metrics } = opts;
     app.use((req, res, next) => {

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../core/errors.js';
-import { fingerprint, type IdempotencyStore } from '../core/idempotency/store.js';
+import { fingerprint, HEARTBEAT_MS, type IdempotencyStore } from '../core/idempotency/store.js';
 import { ctxOf } from './http.js';
 import { sendProblem } from './problem.js';
 
@@ -28,6 +28,9 @@ export function idempotency(store: IdempotencyStore) {
       res.status(begun.response.status).end(begun.response.body);
       return;
     }
+    const alive = setInterval(() => void store.heartbeat(projectId, key).catch(() => undefined), HEARTBEAT_MS);
+    alive.unref();
+    res.once('close', () => clearInterval(alive));
     // Capture the response and store it before it leaves, so a retry arriving the instant the
     // client hears back already finds it.
     const chunks: Buffer[] = [];
@@ -44,6 +47,7 @@ export function idempotency(store: IdempotencyStore) {
         const v = res.getHeader(h);
         if (v !== undefined) headers[h] = String(v);
       }
+      clearInterval(alive);
       const body = Buffer.concat(chunks).toString('utf8');
       const saved = res.statusCode >= 500 ? store.abandon(projectId, key) : store.complete(projectId, key, { status: res.statusCode, headers, body });
       saved.then(

@@ -8,7 +8,8 @@ import { baseSimulation, boundedDispatcher, createLogger, explainStartupError, o
 import { createMetrics } from '../core/metrics.js';
 import type { WorkQueue } from '../core/queue/queue.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
-import { createApp, warmContract } from './app.js';
+import { createApp, safeDefaults, warmContract } from './app.js';
+import { answerClientErrors } from './guards.js';
 import { createServices } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
@@ -57,7 +58,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       });
   if (worker) inFlight = () => worker.engine.inFlight;
   const streams = new Set<Response>();
-  const app = createApp({ services, logger, metrics, streams });
+  const app = createApp({ services, logger, metrics, streams, ...safeDefaults(config) });
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
@@ -70,6 +71,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
     await infra.close();
     throw err;
   }
+  answerClientErrors(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

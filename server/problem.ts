@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { fromDbError } from '../core/db-errors.js';
 import { AppError, type ErrorCode, type FieldError } from '../core/errors.js';
 import { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_S } from '../core/unavailable.js';
 
@@ -89,6 +90,8 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 /** Turns anything thrown into an AppError; unknown errors become a bare 500. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  const fromDb = fromDbError(err);
+  if (fromDb) return fromDb;
   const bp = err as BodyParserError;
   if (bp?.type === 'entity.parse.failed') return new AppError('validation_failed', 'the request body is not valid JSON');
   if (bp?.type === 'entity.too.large') return new AppError('payload_too_large', 'the request body is larger than 1 MiB');

@@ -1,5 +1,6 @@
 import type { Db } from '../core/db.js';
 import { migrationsCurrent } from '../core/db.js';
+import { PageTokens } from '../core/common/pagination.js';
 import { EnvironmentService } from '../core/environments/service.js';
 import type { Bus } from '../core/events/bus.js';
 import { EventFeed } from '../core/events/feed.js';
@@ -55,13 +56,14 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     ...deps.probes,
   };
   const simulation = new SimulationService({ db, bus, base: deps.simulation });
+  const pageTokens = await PageTokens.load(db);
   await simulation.start();
   return {
-    environments: new EnvironmentService({ db, bus }),
-    securityGroups: new SecurityGroupService({ db, bus }),
-    vms: new VmService({ db, bus, dispatcher, simulation }),
-    volumes: new VolumeService({ db, bus, dispatcher, simulation }),
-    operations: new OperationService({ db }),
+    environments: new EnvironmentService({ db, bus, pageTokens }),
+    securityGroups: new SecurityGroupService({ db, bus, pageTokens }),
+    vms: new VmService({ db, bus, dispatcher, simulation, pageTokens }),
+    volumes: new VolumeService({ db, bus, dispatcher, simulation, pageTokens }),
+    operations: new OperationService({ db, pageTokens }),
     simulation,
     events: new EventFeed({ db, bus }),
     idempotency: new IdempotencyStore(db),

@@ -7,7 +7,7 @@ import { completeOperations, outcomeOf } from '../core/lifecycle/complete.js';
 import { claimOperations, finishOperation, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
 import { planOf, type OperationRow } from '../core/operations/schema.js';
 import { phaseAt, type Plan } from '../core/simulation/plan.js';
-import { operationEvent } from '../core/vms/service.js';
+import { operationEvent } from '../core/operations/events.js';
 import { isDependencyUnavailable } from '../core/unavailable.js';
 import { MinHeap } from './heap.js';
 

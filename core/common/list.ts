@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Q } from '../db.js';
-import { paginate } from './pagination.js';
+import { locked, type Lock, type Q } from '../db.js';
+import { paginate, type PageTokens } from './pagination.js';
 import { whereTags, type Tags } from './tags.js';
 
 export interface ListQuery {
@@ -18,6 +18,7 @@ export async function listRows<R extends { id: string; created_at: string }>(
   table: string,
   projectId: string,
   q: ListQuery,
+  tokens: PageTokens,
   extra?: (query: Knex.QueryBuilder) => void,
 ): Promise<{ rows: R[]; nextPageToken?: string }> {
   const query = db(table).select(`${table}.*`).where(`${table}.project_id`, projectId);
@@ -26,14 +27,13 @@ export async function listRows<R extends { id: string; created_at: string }>(
   if (q.status !== undefined) query.andWhere(`${table}.status`, q.status);
   whereTags(query, table, q.tags);
   extra?.(query);
-  return paginate<R>(query, table, { limit: q.limit, pageToken: q.pageToken });
+  const scope = { collection: table, projectId, filters: { name: q.name, environment_id: q.environmentId, status: q.status, tags: q.tags ? Object.entries(q.tags).sort() : undefined } };
+  return paginate<R>(query, table, { limit: q.limit, pageToken: q.pageToken, tokens, scope });
 }
 
-export async function getRow<R>(db: Q, table: string, projectId: string, id: string): Promise<R | undefined> {
-  return (await db(table).where({ id, project_id: projectId }).first()) as R | undefined;
+/** One row of the project; with `lock`, locked until the transaction `db` ends (see core/db.ts). */
+export async function getRow<R>(db: Q, table: string, projectId: string, id: string, lock?: Lock): Promise<R | undefined> {
+  return (await locked(db, db(table).where({ id, project_id: projectId }).first(), lock)) as R | undefined;
 }
 
-export function isForeignKeyViolation(err: unknown): boolean {
-  const e = err as { code?: string } | undefined;
-  return e?.code === '23503' || e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
-}
+export { isForeignKeyViolation } from '../db-errors.js';

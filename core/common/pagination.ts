@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { Q } from '../db.js';
 import { AppError } from '../errors.js';
 
 // Keyset pagination on (created_at, id): stable under concurrent inserts and O(limit) at any depth.
-// The token is opaque to clients and carries a checksum so a tampered one is a 400, not a wrong page.
+// The token is opaque to clients and carries a keyed MAC, so a tampered or transplanted one is a 400.
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -13,25 +14,64 @@ export interface Cursor {
   i: string; // id of the last item
 }
 
-const CHECK_SALT = 'mockcloud-page-token-v1';
-const checksum = (payload: string) => createHash('sha256').update(CHECK_SALT).update(payload).digest('base64url').slice(0, 12);
-
-export function encodePageToken(cursor: Cursor): string {
-  const payload = Buffer.from(JSON.stringify(cursor)).toString('base64url');
-  return `${payload}.${checksum(payload)}`;
+/**
+ * What a page token is valid for: the list it came from. A token replayed against another
+ * collection, other filters or another project is refused (400 invalid_page_token), so a cursor can
+ * never be moved across tenants or turned into a different query.
+ */
+export interface TokenScope {
+  collection: string;
+  projectId: string;
+  filters: Record<string, unknown>;
 }
 
-export function decodePageToken(token: string): Cursor {
-  const bad = () => new AppError('invalid_page_token', 'page_token is not one this server issued; start again without it');
-  const [payload, sum, extra] = token.split('.');
-  if (!payload || !sum || extra !== undefined || checksum(payload) !== sum) throw bad();
-  try {
-    const value = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
-    const c = value as Partial<Cursor>;
-    if (typeof c.c !== 'string' || typeof c.i !== 'string') throw bad();
-    return { c: c.c, i: c.i };
-  } catch {
-    throw bad();
+/**
+ * Page tokens carry a keyed MAC (HMAC-SHA256) over the cursor and its scope. The key is the
+ * deployment's, stored in the database (`server_secrets`) so every replica accepts the tokens of
+ * every other, and nobody without it can forge one.
+ */
+export class PageTokens {
+  constructor(private readonly key: Buffer) {}
+
+  /** The deployment's key: created by the first process that needs it, read by all the others. */
+  static async load(db: Q): Promise<PageTokens> {
+    const name = 'page_token_key';
+    const read = async () => ((await db('server_secrets').where({ name }).first('value')) as { value: string } | undefined)?.value;
+    let value = await read();
+    if (!value) {
+      await db('server_secrets').insert({ name, value: randomBytes(32).toString('base64'), created_at: new Date().toISOString() }).onConflict('name').ignore();
+      value = (await read())!;
+    }
+    return new PageTokens(Buffer.from(value, 'base64'));
+  }
+
+  private mac(payload: string, scope: TokenScope): string {
+    const filters = Object.keys(scope.filters)
+      .sort()
+      .filter((k) => scope.filters[k] !== undefined)
+      .map((k) => [k, scope.filters[k]]);
+    return createHmac('sha256', this.key).update(JSON.stringify([scope.collection, scope.projectId, filters, payload])).digest('base64url').slice(0, 22);
+  }
+
+  encode(cursor: Cursor, scope: TokenScope): string {
+    const payload = Buffer.from(JSON.stringify(cursor)).toString('base64url');
+    return `${payload}.${this.mac(payload, scope)}`;
+  }
+
+  decode(token: string, scope: TokenScope): Cursor {
+    const bad = () => new AppError('invalid_page_token', 'page_token was not issued by this server for this list and these filters; start again without it');
+    const [payload, sum, extra] = token.split('.');
+    if (!payload || !sum || extra !== undefined) throw bad();
+    const expected = Buffer.from(this.mac(payload, scope));
+    const given = Buffer.from(sum);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
+    try {
+      const c = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<Cursor>;
+      if (typeof c.c !== 'string' || typeof c.i !== 'string') throw bad();
+      return { c: c.c, i: c.i };
+    } catch {
+      throw bad();
+    }
   }
 }
 
@@ -49,11 +89,11 @@ export interface Page<T> {
 export async function paginate<R extends { created_at: string; id: string }>(
   query: Knex.QueryBuilder,
   table: string,
-  opts: { limit?: number; pageToken?: string },
+  opts: { limit?: number; pageToken?: string; tokens: PageTokens; scope: TokenScope },
 ): Promise<{ rows: R[]; nextPageToken?: string }> {
   const limit = clampLimit(opts.limit);
   if (opts.pageToken) {
-    const cur = decodePageToken(opts.pageToken);
+    const cur = opts.tokens.decode(opts.pageToken, opts.scope);
     query.where((w) =>
       w.where(`${table}.created_at`, '>', cur.c).orWhere((w2) => w2.where(`${table}.created_at`, cur.c).andWhere(`${table}.id`, '>', cur.i)),
     );
@@ -62,5 +102,5 @@ export async function paginate<R extends { created_at: string; id: string }>(
   if (rows.length <= limit) return { rows };
   rows.length = limit;
   const last = rows[limit - 1]!;
-  return { rows, nextPageToken: encodePageToken({ c: last.created_at, i: last.id }) };
+  return { rows, nextPageToken: opts.tokens.encode({ c: last.created_at, i: last.id }, opts.scope) };
 }

@@ -2,10 +2,10 @@ import type { Ctx } from '../common/context.js';
 import { parseCidr } from '../common/cidr.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
-import type { Page } from '../common/pagination.js';
+import type { Page, PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { deleteTags, patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { isUniqueViolation, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import { inTransaction } from '../events/unit-of-work.js';
@@ -25,7 +25,7 @@ import {
 const nameTaken = (name: string) => new AppError('already_exists', `an environment named "${name}" already exists`);
 
 export class EnvironmentService {
-  constructor(private readonly deps: { db: Db; bus: Bus }) {}
+  constructor(private readonly deps: { db: Db; bus: Bus; pageTokens: PageTokens }) {}
 
   async create(ctx: Ctx, input: CreateEnvironment): Promise<Environment> {
     const cidr = input.cidr ?? DEFAULT_CIDR;
@@ -57,12 +57,12 @@ export class EnvironmentService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Environment>> {
-    const { rows, nextPageToken } = await listRows<EnvironmentRow>(this.deps.db, 'environments', ctx.projectId, { ...q, environmentId: undefined });
+    const { rows, nextPageToken } = await listRows<EnvironmentRow>(this.deps.db, 'environments', ctx.projectId, { ...q, environmentId: undefined }, this.deps.pageTokens);
     return { items: rows.map(serializeEnvironment), next_page_token: nextPageToken };
   }
 
-  async get(ctx: Ctx, id: string, db: Q = this.deps.db): Promise<Environment> {
-    const row = await getRow<EnvironmentRow>(db, 'environments', ctx.projectId, id);
+  async get(ctx: Ctx, id: string, db: Q = this.deps.db, lock?: Lock): Promise<Environment> {
+    const row = await getRow<EnvironmentRow>(db, 'environments', ctx.projectId, id, lock);
     if (!row) throw notFound('environment', id);
     return serializeEnvironment(row);
   }
@@ -70,7 +70,7 @@ export class EnvironmentService {
   async update(ctx: Ctx, id: string, patch: PatchEnvironment, ifMatch?: string): Promise<Environment> {
     try {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const current = await this.get(ctx, id, trx);
+        const current = await this.get(ctx, id, trx, 'update');
         checkIfMatch(ifMatch, current);
         refuseImmutableChanges(patch, current, ['cidr'], 'create a new environment');
         const tags = patchTags(current.tags, patch.tags);
@@ -89,7 +89,8 @@ export class EnvironmentService {
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<void> {
     try {
       await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const current = await this.get(ctx, id, trx);
+        // Locked: a VM, volume or group created meanwhile waits for us, then finds no environment.
+        const current = await this.get(ctx, id, trx, 'update');
         checkIfMatch(ifMatch, current);
         const dependents = await queries.environmentDependents(trx, id);
         if (dependents.length) throw blocked(id, dependents);

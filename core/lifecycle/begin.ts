@@ -5,7 +5,7 @@ import { invalidState } from '../errors.js';
 import { recordOperation, type Submission } from '../operations/submit.js';
 import type { OperationRow } from '../operations/schema.js';
 import type { SimulationSettings } from '../simulation/settings.js';
-import { MACHINE } from './machine.js';
+import { MACHINE, TABLES } from './machine.js';
 
 export interface Current {
   id: string;
@@ -29,7 +29,7 @@ export async function beginOperation(
   extra: Record<string, unknown> = {},
 ): Promise<OperationRow> {
   const t = MACHINE[s.kind];
-  const table = t.resource === 'vm' ? 'vms' : 'volumes';
+  const table = TABLES[t.resource];
   const verb = s.kind.split('.')[1]!;
   if (!t.from?.includes(current.status)) throw invalidState(`${t.resource} ${current.id}`, current.status, verb);
   const op = await recordOperation(

@@ -4,6 +4,9 @@
 
 export type ResourceType = 'vm' | 'volume';
 
+/** Each kind's table; its other traits are its descriptor (core/kinds.ts). */
+export const TABLES: Record<ResourceType, string> = { vm: 'vms', volume: 'volumes' };
+
 export const OPERATION_KINDS = [
   'vm.create',
   'vm.delete',

@@ -1,10 +1,10 @@
 import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
-import type { Page } from '../common/pagination.js';
+import type { Page, PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { deleteTags, patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import { inTransaction } from '../events/unit-of-work.js';
@@ -22,7 +22,7 @@ import {
 const nameTaken = (name: string) => new AppError('already_exists', `a security group named "${name}" already exists in this environment`);
 
 export class SecurityGroupService {
-  constructor(private readonly deps: { db: Db; bus: Bus }) {}
+  constructor(private readonly deps: { db: Db; bus: Bus; pageTokens: PageTokens }) {}
 
   async create(ctx: Ctx, input: CreateSecurityGroup): Promise<SecurityGroup> {
     const rules = input.rules ?? [];
@@ -58,12 +58,12 @@ export class SecurityGroupService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<SecurityGroup>> {
-    const { rows, nextPageToken } = await listRows<SecurityGroupRow>(this.deps.db, 'security_groups', ctx.projectId, { ...q, status: undefined });
+    const { rows, nextPageToken } = await listRows<SecurityGroupRow>(this.deps.db, 'security_groups', ctx.projectId, { ...q, status: undefined }, this.deps.pageTokens);
     return { items: rows.map(serializeSecurityGroup), next_page_token: nextPageToken };
   }
 
-  async get(ctx: Ctx, id: string, db: Q = this.deps.db): Promise<SecurityGroup> {
-    const row = await getRow<SecurityGroupRow>(db, 'security_groups', ctx.projectId, id);
+  async get(ctx: Ctx, id: string, db: Q = this.deps.db, lock?: Lock): Promise<SecurityGroup> {
+    const row = await getRow<SecurityGroupRow>(db, 'security_groups', ctx.projectId, id, lock);
     if (!row) throw notFound('security group', id);
     return serializeSecurityGroup(row);
   }
@@ -75,7 +75,7 @@ export class SecurityGroupService {
     }
     try {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const current = await this.get(ctx, id, trx);
+        const current = await this.get(ctx, id, trx, 'update');
         checkIfMatch(ifMatch, current);
         refuseImmutableChanges(patch, current, ['environment_id'], 'create the group in the other environment');
         const tags = patchTags(current.tags, patch.tags);
@@ -107,7 +107,9 @@ export class SecurityGroupService {
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<void> {
     try {
       await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const current = await this.get(ctx, id, trx);
+        // Locked: a VM being created with this group holds a share lock on it, so we wait for it
+        // and then see it among the users; a VM created after us finds the group gone.
+        const current = await this.get(ctx, id, trx, 'update');
         checkIfMatch(ifMatch, current);
         const users = await queries.vmsUsingGroup(trx, id);
         if (users.length) throw inUse(id, users);
@@ -123,7 +125,7 @@ export class SecurityGroupService {
 }
 
 export async function requireEnvironment(db: Q, ctx: Ctx, environmentId: string): Promise<void> {
-  const env = await db('environments').where({ id: environmentId, project_id: ctx.projectId }).first('id');
+  const env = await locked(db, db('environments').where({ id: environmentId, project_id: ctx.projectId }).first('id'), 'share');
   if (!env) throw missingEnvironment(environmentId);
 }
 

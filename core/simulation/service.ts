@@ -1,5 +1,6 @@
 import type { Db } from '../db.js';
-import { nowIso } from '../db.js';
+import { locked, nowIso } from '../db.js';
+import { checkIfMatch } from '../common/etag.js';
 import type { Bus } from '../events/bus.js';
 import { applyPatch, effectiveSettings, type SimulationPatch, type SimulationSettings, type StoredSimulation } from './settings.js';
 
@@ -34,10 +35,12 @@ export class SimulationService {
     return value;
   }
 
-  async update(patch: SimulationPatch): Promise<SimulationSettings> {
+  /** With `ifMatch`, the patch applies only to the settings that ETag names (412 otherwise). */
+  async update(patch: SimulationPatch, ifMatch?: string): Promise<SimulationSettings> {
     const next = await this.deps.db.transaction(async (trx) => {
-      const row = (await trx('simulation_settings').where({ id: 1 }).first()) as { settings: string } | undefined;
+      const row = (await locked(trx, trx('simulation_settings').where({ id: 1 }).first(), 'update')) as { settings: string } | undefined;
       const current = row ? (JSON.parse(row.settings) as StoredSimulation) : this.deps.base;
+      checkIfMatch(ifMatch, effectiveSettings(current));
       const merged = applyPatch(current, patch);
       const settings = JSON.stringify(merged);
       if (row) await trx('simulation_settings').where({ id: 1 }).update({ settings, updated_at: nowIso() });

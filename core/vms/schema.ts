@@ -11,7 +11,6 @@ export interface VmRow {
   image: string;
   private_ip: string;
   status: string;
-  progress: number;
   operation_id: string | null;
   error_code: string | null;
   error_message: string | null;

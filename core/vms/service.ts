@@ -2,17 +2,19 @@ import { imageExists, IMAGES } from '../catalogue.js';
 import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, listRows, type ListQuery } from '../common/list.js';
-import type { Page } from '../common/pagination.js';
+import type { Page, PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import type { NewEvent } from '../events/event-log.js';
 import { inTransaction } from '../events/unit-of-work.js';
 import { newId } from '../ids.js';
+import { alreadyDeleting, dispatchQuietly, environmentName, type Accepted } from '../lifecycle/async-resource.js';
 import { beginOperation } from '../lifecycle/begin.js';
 import { recordOperation, retryAfterSeconds, type Dispatcher } from '../operations/submit.js';
+import { operationEvent } from '../operations/events.js';
 import { serializeOperation, type Operation, type OperationRow } from '../operations/schema.js';
 import { checkSimulationTags } from '../simulation/plan.js';
 import { makeRng } from '../simulation/rng.js';
@@ -22,24 +24,38 @@ import { pickAddress } from './ip.js';
 import { getVmWithRelations, loadVmRelations, relationColumns, splitRelations } from './relations.js';
 import { serializeVm, type Vm, type VmRow } from './schema.js';
 
-export interface Accepted<T> {
-  resource: T;
-  operation: Operation;
-  retryAfter: number;
-}
+export type { Accepted };
 
 export interface VmServiceDeps {
   db: Db;
   bus: Bus;
   dispatcher: Dispatcher;
   simulation: SimulationService;
+  pageTokens: PageTokens;
 }
 
 const nameTaken = (name: string) => new AppError('already_exists', `a VM named "${name}" already exists in this environment`);
 const isAddressClash = (err: unknown) => isUniqueViolation(err) && /private_ip/.test(`${(err as Error).message} ${(err as { constraint?: string }).constraint ?? ''}`);
 
+export const MAX_ADDRESS_ATTEMPTS = 20;
+
+/**
+ * What a failed VM create attempt means. Two creates picked the same address at once: the unique
+ * index refused one, so pick again — and if that keeps happening, say so, rather than blaming the
+ * name. A duplicate name is the other unique index.
+ */
+export function afterCreateConflict(err: unknown, attempt: number, name: string, nameUsed = false): 'retry' | unknown {
+  if (nameUsed) return nameTaken(name);
+  if (isAddressClash(err)) {
+    if (attempt < MAX_ADDRESS_ATTEMPTS) return 'retry';
+    return new AppError('unavailable', `no free address could be taken after ${MAX_ADDRESS_ATTEMPTS} tries: too many VMs are being created in this environment at once; retry shortly`, { retryAfter: 1 });
+  }
+  if (isUniqueViolation(err)) return nameTaken(name);
+  return err;
+}
+
 export async function requireEnv(db: Q, ctx: Ctx, id: string): Promise<{ id: string; name: string; cidr: string }> {
-  const env = (await db('environments').where({ id, project_id: ctx.projectId }).first('id', 'name', 'cidr')) as
+  const env = (await locked(db, db('environments').where({ id, project_id: ctx.projectId }).first('id', 'name', 'cidr'), 'share')) as
     | { id: string; name: string; cidr: string }
     | undefined;
   if (!env) {
@@ -58,7 +74,9 @@ async function checkSecurityGroups(db: Q, ctx: Ctx, environmentId: string, ids: 
     });
   }
   if (!ids.length) return;
-  const rows = (await db('security_groups').whereIn('id', ids).andWhere('project_id', ctx.projectId).select('id', 'environment_id')) as {
+  // Share-locked: a group deleted concurrently either waits for this VM (and then refuses, it is in
+  // use) or is gone before we look (and this create is refused with 422).
+  const rows = (await locked(db, db('security_groups').whereIn('id', ids).andWhere('project_id', ctx.projectId).select('id', 'environment_id'), 'share')) as {
     id: string;
     environment_id: string;
   }[];
@@ -95,16 +113,8 @@ export const vmEvent = (ctx: { projectId: string }, vm: Vm, type = 'vm.status', 
   data: vm,
 });
 
-export const operationEvent = (op: OperationRow, type = 'operation.progress'): NewEvent => ({
-  projectId: op.project_id,
-  type,
-  resourceType: op.resource_type,
-  resourceId: op.resource_id,
-  environmentId: op.environment_id,
-  operationId: op.id,
-  kind: op.kind,
-  data: serializeOperation(op),
-});
+// Moved to core/operations/events.ts; kept here for callers that still import it from the VM service.
+export { operationEvent } from '../operations/events.js';
 
 export class VmService {
   constructor(private readonly deps: VmServiceDeps) {}
@@ -143,7 +153,6 @@ export class VmService {
             image: input.image,
             private_ip: ip,
             status: 'creating',
-            progress: 0,
             operation_id: op.id,
             error_code: null,
             error_message: null,
@@ -162,22 +171,23 @@ export class VmService {
         await this.dispatch(result.operation.id);
         return result;
       } catch (err) {
-        // Two creates picked the same address at once: the unique index refused one; pick again.
-        if (isAddressClash(err) && attempt < 20) continue;
-        if (isUniqueViolation(err)) throw nameTaken(input.name);
-        throw err;
+        // A duplicate name may clash on the address first (the seeded pick repeats per name), so a
+        // clash on an address whose name is taken is the name's fault.
+        const nameUsed = isAddressClash(err) && !!(await this.deps.db('vms').where({ environment_id: input.environment_id, name: input.name }).first('id'));
+        const next = afterCreateConflict(err, attempt, input.name, nameUsed);
+        if (next === 'retry') continue;
+        throw next;
       }
     }
   }
 
-  private async dispatch(opId: string): Promise<void> {
-    // Committed already: a failed publish only delays the operation until the reconciler finds it.
-    await this.deps.dispatcher.dispatch(opId).catch(() => undefined);
+  private dispatch(opId: string): Promise<void> {
+    return dispatchQuietly(this.deps.dispatcher, opId);
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Vm>> {
     const db = this.deps.db;
-    const { rows, nextPageToken } = await listRows<VmRow>(db, 'vms', ctx.projectId, q, (query) => query.select(db.raw(relationColumns(db))));
+    const { rows, nextPageToken } = await listRows<VmRow>(db, 'vms', ctx.projectId, q, this.deps.pageTokens, (query) => query.select(db.raw(relationColumns(db))));
     return {
       items: rows.map((r) => {
         const { row, rel } = splitRelations(r);
@@ -187,8 +197,8 @@ export class VmService {
     };
   }
 
-  private async row(db: Q, ctx: Ctx, id: string): Promise<VmRow> {
-    const row = await getRow<VmRow>(db, 'vms', ctx.projectId, id);
+  private async row(db: Q, ctx: Ctx, id: string, lock?: Lock): Promise<VmRow> {
+    const row = await getRow<VmRow>(db, 'vms', ctx.projectId, id, lock);
     if (!row) throw notFound('VM', id);
     return row;
   }
@@ -203,7 +213,8 @@ export class VmService {
     checkSimulationTags(patch.tags ? (Object.fromEntries(Object.entries(patch.tags).filter(([, v]) => v !== null)) as Record<string, string>) : undefined);
     try {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const row = await this.row(trx, ctx, id);
+        // Locked, so the If-Match and "size needs stopped" checks still hold when we write.
+        const row = await this.row(trx, ctx, id, 'update');
         const current = await vmSnapshot(trx, row);
         checkIfMatch(ifMatch, current);
         refuseImmutableChanges(patch, current, ['image', 'environment_id'], 'create a new VM');
@@ -231,11 +242,7 @@ export class VmService {
   /** DELETE is idempotent: a VM already deleting answers 202 again with its delete operation. */
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<Accepted<Vm>> {
     const row = await this.row(this.deps.db, ctx, id);
-    if (row.status === 'deleting' && row.operation_id) {
-      const op = (await this.deps.db<OperationRow>('operations').where({ id: row.operation_id }).first())!;
-      return { resource: await vmSnapshot(this.deps.db, row), operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
-    }
-    return this.act(ctx, id, 'vm.delete', ifMatch);
+    return (await alreadyDeleting(this.deps.db, row, () => vmSnapshot(this.deps.db, row))) ?? this.act(ctx, id, 'vm.delete', ifMatch);
   }
 
   async action(ctx: Ctx, id: string, verb: 'start' | 'stop' | 'reboot'): Promise<Accepted<Vm>> {
@@ -245,10 +252,9 @@ export class VmService {
   private async act(ctx: Ctx, id: string, kind: 'vm.delete' | 'vm.start' | 'vm.stop' | 'vm.reboot', ifMatch?: string): Promise<Accepted<Vm>> {
     const settings = await this.deps.simulation.get();
     const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-      const row = await this.row(trx, ctx, id);
+      const row = await this.row(trx, ctx, id, 'update');
       if (ifMatch !== undefined) checkIfMatch(ifMatch, await vmSnapshot(trx, row));
-      const env = (await trx('environments').where({ id: row.environment_id }).first('name')) as { name: string };
-      const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: env.name });
+      const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: await environmentName(trx, row.environment_id) });
       const vm = await vmSnapshot(trx, (await trx<VmRow>('vms').where({ id }).first())!);
       emit(vmEvent(ctx, vm, 'vm.status', op));
       emit(operationEvent(op));

@@ -10,7 +10,6 @@ export interface VolumeRow {
   size_gb: number;
   type: string;
   status: string;
-  progress: number;
   operation_id: string | null;
   error_code: string | null;
   error_message: string | null;

@@ -5,16 +5,18 @@ import { getRow, listRows, type ListQuery } from '../common/list.js';
 import type { Page } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, nowIso, type Db, type Q } from '../db.js';
+import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { NewEvent } from '../events/event-log.js';
 import { inTransaction } from '../events/unit-of-work.js';
 import { newId } from '../ids.js';
+import { alreadyDeleting, dispatchQuietly, environmentName } from '../lifecycle/async-resource.js';
 import { beginOperation } from '../lifecycle/begin.js';
 import { recordOperation, retryAfterSeconds } from '../operations/submit.js';
 import { serializeOperation, type OperationRow } from '../operations/schema.js';
 import { checkSimulationTags } from '../simulation/plan.js';
-import { operationEvent, requireEnv, type Accepted, type VmServiceDeps } from '../vms/service.js';
+import { operationEvent } from '../operations/events.js';
+import { requireEnv, type Accepted, type VmServiceDeps } from '../vms/service.js';
 import { DEVICES, serializeVolume, type Volume, type VolumeRow } from './schema.js';
 
 const nameTaken = (name: string) => new AppError('already_exists', `a volume named "${name}" already exists in this environment`);
@@ -61,7 +63,6 @@ export class VolumeService {
           size_gb: input.size_gb,
           type: input.type ?? 'standard',
           status: 'creating',
-          progress: 0,
           operation_id: op.id,
           error_code: null,
           error_message: null,
@@ -86,20 +87,20 @@ export class VolumeService {
     }
   }
 
-  private async dispatch(opId: string): Promise<void> {
-    await this.deps.dispatcher.dispatch(opId).catch(() => undefined);
+  private dispatch(opId: string): Promise<void> {
+    return dispatchQuietly(this.deps.dispatcher, opId);
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Volume>> {
-    const { rows, nextPageToken } = await listRows<VolumeRow>(this.deps.db, 'volumes', ctx.projectId, q);
+    const { rows, nextPageToken } = await listRows<VolumeRow>(this.deps.db, 'volumes', ctx.projectId, q, this.deps.pageTokens);
     const opIds = rows.map((r) => r.operation_id).filter((x): x is string => !!x);
     const ops = opIds.length ? ((await this.deps.db('operations').whereIn('id', opIds).select('id', 'progress')) as { id: string; progress: number }[]) : [];
     const progress = new Map(ops.map((o) => [o.id, o.progress]));
     return { items: rows.map((r) => serializeVolume(r, (r.operation_id ? progress.get(r.operation_id) : undefined) ?? 100)), next_page_token: nextPageToken };
   }
 
-  private async row(db: Q, ctx: Ctx, id: string): Promise<VolumeRow> {
-    const row = await getRow<VolumeRow>(db, 'volumes', ctx.projectId, id);
+  private async row(db: Q, ctx: Ctx, id: string, lock?: Lock): Promise<VolumeRow> {
+    const row = await getRow<VolumeRow>(db, 'volumes', ctx.projectId, id, lock);
     if (!row) throw notFound('volume', id);
     return row;
   }
@@ -112,7 +113,7 @@ export class VolumeService {
     checkSimulationTags(patch.tags ? (Object.fromEntries(Object.entries(patch.tags).filter(([, v]) => v !== null)) as Record<string, string>) : undefined);
     try {
       return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const row = await this.row(trx, ctx, id);
+        const row = await this.row(trx, ctx, id, 'update');
         const current = await volumeSnapshot(trx, row);
         checkIfMatch(ifMatch, current);
         refuseImmutableChanges(patch, current, ['type', 'environment_id'], 'create a new volume');
@@ -137,10 +138,8 @@ export class VolumeService {
 
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<Accepted<Volume>> {
     const row = await this.row(this.deps.db, ctx, id);
-    if (row.status === 'deleting' && row.operation_id) {
-      const op = (await this.deps.db<OperationRow>('operations').where({ id: row.operation_id }).first())!;
-      return { resource: await volumeSnapshot(this.deps.db, row), operation: serializeOperation(op), retryAfter: retryAfterSeconds(op) };
-    }
+    const again = await alreadyDeleting(this.deps.db, row, () => volumeSnapshot(this.deps.db, row));
+    if (again) return again;
     if (row.status === 'in-use') {
       throw new AppError('volume_in_use', `volume ${id} is attached to ${row.vm_id} as ${row.device}; detach it first`);
     }
@@ -160,7 +159,7 @@ export class VolumeService {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-          const row = await this.row(trx, ctx, id);
+          const row = await this.row(trx, ctx, id, 'update');
           if (ifMatch !== undefined) checkIfMatch(ifMatch, await volumeSnapshot(trx, row));
           let extra: Record<string, unknown> = {};
           let params = {};
@@ -169,8 +168,7 @@ export class VolumeService {
             extra = { vm_id: vmId, device };
             params = { vm_id: vmId, device };
           }
-          const env = (await trx('environments').where({ id: row.environment_id }).first('name')) as { name: string };
-          const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: env.name, params }, extra);
+          const op = await beginOperation(trx, ctx, settings, row, { kind, environmentName: await environmentName(trx, row.environment_id), params }, extra);
           const volume = await volumeSnapshot(trx, (await trx<VolumeRow>('volumes').where({ id }).first())!);
           emit(volumeEvent(ctx, volume, 'volume.status', op));
           emit(operationEvent(op));
@@ -188,7 +186,8 @@ export class VolumeService {
 
   /** Attach rules (SPEC §3); returns the device the volume will get. */
   private async checkAttach(trx: Q, ctx: Ctx, vol: VolumeRow, vmId: string): Promise<string> {
-    const vm = (await trx('vms').where({ id: vmId, project_id: ctx.projectId }).first('id', 'status', 'environment_id')) as
+    // Share-locked: the VM cannot start deleting or stopping until this attach has committed.
+    const vm = (await locked(trx, trx('vms').where({ id: vmId, project_id: ctx.projectId }).first('id', 'status', 'environment_id'), 'share')) as
       | { id: string; status: string; environment_id: string }
       | undefined;
     if (!vm) throw notFound('VM', vmId);

@@ -59,7 +59,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
       res.json({ items: IMAGES });
     },
     getSimulation: async (_req, res) => sendResource(res, 200, await s.simulation.get()),
-    updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body)),
+    updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body, header(req, 'if-match'))),
     streamEvents: streamEvents(s, hooks),
     getHealth: (_req, res) => {
       res.json({ status: 'ok', version: VERSION });

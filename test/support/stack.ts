@@ -8,6 +8,7 @@ import { RedisBus } from '../../core/events/redis-bus.js';
 import { InProcessQueue, type WorkQueue } from '../../core/queue/queue.js';
 import { RabbitQueue } from '../../core/queue/rabbit-queue.js';
 import { createApp, warmContract, type AppOptions } from '../../server/app.js';
+import { answerClientErrors } from '../../server/guards.js';
 import { createServices, type Services } from '../../server/services.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
 
@@ -70,6 +71,8 @@ export interface TestApiOptions {
   /** Run a worker in the same process (default true). */
   worker?: boolean;
   observe?: AppOptions['observe'];
+  /** CORS origins and the loopback Host check, as a composition root would pass them. */
+  app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'>;
 }
 
 export interface TestApi extends TestStack {
@@ -92,12 +95,13 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const worker = opts.worker === false
     ? undefined
     : await startWorkerRuntime({ db: stack.db, bus: stack.bus, queue: stack.queue, logger, leaseMs: opts.leaseMs ?? 5000, sole: false });
-  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe });
+  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe, ...opts.app });
   // Compiled before the first request, so /health and /ready go through the validator too.
   await warmContract(app);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  answerClientErrors(server);
   const { port } = server.address() as AddressInfo;
   return {
     ...stack,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { intToIp, ipToInt, parseCidr } from '../../core/common/cidr.js';
-import { decodePageToken, encodePageToken } from '../../core/common/pagination.js';
+import { PageTokens } from '../../core/common/pagination.js';
 import { AppError } from '../../core/errors.js';
 
 describe('unit: CIDR parsing', () => {
@@ -22,15 +22,35 @@ describe('unit: CIDR parsing', () => {
 });
 
 describe('unit: page tokens', () => {
+  const tokens = new PageTokens(Buffer.alloc(32, 7));
+  const scope = { collection: 'environments', projectId: 'default', filters: { name: 'a' } };
+  const c = { c: '2026-11-26T10:00:00.000Z', i: 'env-abc' };
+
   it('round-trips a cursor', () => {
-    const c = { c: '2026-11-26T10:00:00.000Z', i: 'env-abc' };
-    expect(decodePageToken(encodePageToken(c))).to.deep.equal(c);
+    expect(tokens.decode(tokens.encode(c, scope), scope)).to.deep.equal(c);
   });
 
   it('refuses a token whose payload was edited', () => {
-    const token = encodePageToken({ c: '2026-11-26T10:00:00.000Z', i: 'env-abc' });
-    const [, sum] = token.split('.');
+    const [, sum] = tokens.encode(c, scope).split('.');
     const forged = Buffer.from(JSON.stringify({ c: '1970', i: 'x' })).toString('base64url') + '.' + sum;
-    expect(() => decodePageToken(forged)).to.throw(AppError).with.property('code', 'invalid_page_token');
+    expect(() => tokens.decode(forged, scope)).to.throw(AppError).with.property('code', 'invalid_page_token');
+  });
+
+  it('refuses a token from another collection, other filters, another project or another key', () => {
+    const token = tokens.encode(c, scope);
+    for (const other of [
+      { ...scope, collection: 'vms' },
+      { ...scope, filters: { name: 'b' } },
+      { ...scope, filters: {} },
+      { ...scope, projectId: 'prj-other' },
+    ]) {
+      expect(() => tokens.decode(token, other), JSON.stringify(other)).to.throw(AppError).with.property('code', 'invalid_page_token');
+    }
+    expect(() => new PageTokens(Buffer.alloc(32, 8)).decode(token, scope)).to.throw(AppError).with.property('code', 'invalid_page_token');
+  });
+
+  it('does not depend on the order of the filters', () => {
+    const a = tokens.encode(c, { ...scope, filters: { name: 'a', status: 'x' } });
+    expect(tokens.decode(a, { ...scope, filters: { status: 'x', name: 'a' } })).to.deep.equal(c);
   });
 });
