@@ -39,6 +39,7 @@ const schema = z.object({
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
   metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
+  maxStreams: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(1).max(1_000_000),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -75,6 +76,7 @@ export const CONFIG_SOURCES = {
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
   queue: [null, 'MOCKCLOUD_QUEUE'],
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
+  maxStreams: [null, 'MOCKCLOUD_MAX_STREAMS'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -101,6 +103,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     queue: pick(undefined, 'MOCKCLOUD_QUEUE') ?? 'mockcloud.operations',
     // The worker's own /metrics and /health (the API serves /metrics on its port); 0 turns it off.
     metricsPort: pick(flags.metricsPort, 'MOCKCLOUD_METRICS_PORT') ?? 0,
+    // Open SSE streams one API process accepts; beyond it GET /events answers 503 with Retry-After.
+    maxStreams: pick(undefined, 'MOCKCLOUD_MAX_STREAMS') ?? 1000,
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

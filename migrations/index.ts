@@ -12,6 +12,7 @@ import * as m10 from './20261126000010-simulation-settings.js';
 import * as m11 from './20261126000011-default-project.js';
 import * as m12 from './20261126000012-operations-dispatched.js';
 import * as m13 from './20261126000013-events-created-at.js';
+import * as m2703_01 from './20261127030001-events-retention.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '20261126000011-default-project': m11,
   '20261126000012-operations-dispatched': m12,
   '20261126000013-events-created-at': m13,
+  '20261127030001-events-retention': m2703_01,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -67,7 +67,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const { db, bus, queue, probes, embedded, sqliteFile } = await openInfrastructure(config, logger);
   // Start-up configuration is the simulation's starting point; PATCH /simulation changes it at run time.
   await db('simulation_settings').where({ id: 1 }).delete();
-  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes });
+  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes, maxStreams: config.maxStreams });
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
   const metrics = createMetrics(mode === 'up' ? 'mockcloud' : 'mockcloud-server', { inFlight: () => inFlight(), queueDepth: () => queue.depth() });

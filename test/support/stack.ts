@@ -70,6 +70,8 @@ export interface TestApiOptions {
   /** Run a worker in the same process (default true). */
   worker?: boolean;
   observe?: AppOptions['observe'];
+  /** MOCKCLOUD_MAX_STREAMS for this API. */
+  maxStreams?: number;
 }
 
 export interface TestApi extends TestStack {
@@ -87,6 +89,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     bus: stack.bus,
     dispatcher: stack.queue,
     simulation: { time_scale: opts.timeScale ?? 0, seed: opts.seed ?? null, failure_rate: opts.failureRate ?? 0, operations: {} },
+    maxStreams: opts.maxStreams,
   });
   await stack.db('simulation_settings').where({ id: 1 }).delete();
   const worker = opts.worker === false
