@@ -107,6 +107,11 @@ export class EventFeed {
     return this.streams.size;
   }
 
+  /** What the feed holds right now, for metrics and tests. */
+  stats(): { open: number; live: number; reading: boolean } {
+    return { open: this.streams.size, live: this.live.size, reading: this.running };
+  }
+
   /**
    * Admits a stream, synchronously, so the caller can tie its close to the client's before anything
    * is awaited. Throws `unavailable` when the process holds `maxStreams` already or is stopping.
@@ -139,6 +144,7 @@ export class EventFeed {
   }
 
   private async start(s: Stream, afterSeq: number | undefined): Promise<void> {
+    if (s.closed) return;
     let ahead: ResetNotice | undefined;
     try {
       await this.activate();
@@ -190,7 +196,7 @@ export class EventFeed {
     const p: Promise<void> = logBounds(this.db).then(
       (b) => {
         this.tail = Math.max(this.tail, b.newest);
-        if (this.activation !== p || this.stopped) return;
+        if (this.activation !== p || this.stopped || this.streams.size === 0) return;
         this.running = true;
         this.poll = setInterval(() => void this.pump(), this.pollMs);
         this.poll.unref();
