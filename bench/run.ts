@@ -6,6 +6,7 @@ import { benchColdStart } from './cold-start.js';
 import { benchInflight } from './inflight.js';
 import { benchList } from './list.js';
 import { benchProvisioning } from './provisioning.js';
+import { benchStreams } from './streams.js';
 import { formatTable, log, row, type Row } from './lib.js';
 
 // `npm run bench [name…] [--json file]`: runs the benchmarks (all, or those named) one after the
@@ -19,6 +20,8 @@ const BENCHES: Record<string, () => Promise<Row[]>> = {
   inflight: () => benchInflight(),
   'cold-start': () => benchColdStart(),
   list: () => benchList(),
+  // Other requests' p99 with 500 open SSE streams and 5 creates/s, against none (issue 9).
+  streams: () => benchStreams(),
   // The CLI developer's benchmark: its rows are ms against `node -e 0`, lower is better.
   'cli-startup': async () =>
     (await benchCliStartup()).map((r) => row({ name: r.name, value: r.value, unit: 'ms', baseline: r.baseline, baselineName: '`node -e 0`', ratio: r.ratio, target: r.target, bound: 'max' })),

@@ -20,8 +20,11 @@ export interface ResetNotice {
 export interface FeedSink {
   /** Once, before anything else: the stream is admitted and its starting point is known. */
   open(): void;
-  /** Matching events, in sequence order, never one twice. */
-  events(rows: EventRow[]): void;
+  /**
+   * Matching events, in sequence order, never one twice. Streams handed the same rows in one read
+   * get the same array (and rows are shared objects), so a sink may cache encodings by identity.
+   */
+  events(rows: readonly EventRow[]): void;
   reset(notice: ResetNotice): void;
   /** The feed is stopping (shutdown): end the stream. */
   end(): void;
@@ -44,6 +47,12 @@ export interface EventFeedOptions {
   maxStreams?: number;
   /** Fallback read when no bus wake-up came (a lost Redis message costs at most this). */
   pollMs?: number;
+  /**
+   * Least time between two tail reads. Wake-ups come with every engine flush (tens a second under
+   * load); reading at most this often batches them, so each stream gets one write per interval
+   * instead of one per flush, for at most this much added delay.
+   */
+  coalesceMs?: number;
   page?: number;
   onError?: (err: unknown, context: string) => void;
 }
@@ -60,6 +69,7 @@ interface Stream {
 }
 
 const RETRY_FULL_S = 5;
+const FLUSH_SLICE = 64;
 const RETRY_STOPPING_S = 2;
 
 /**
@@ -78,6 +88,7 @@ export class EventFeed {
   private readonly bus: Bus;
   private readonly maxStreams: number;
   private readonly pollMs: number;
+  private readonly coalesceMs: number;
   private readonly page: number;
   private readonly onError: (err: unknown, context: string) => void;
 
@@ -91,6 +102,10 @@ export class EventFeed {
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
   private pumping = false;
   private again = false;
+  private lastRead = 0;
+  private readonly outbox: { s: Stream; rows: readonly EventRow[] }[] = [];
+  private flushing = false;
+  private deferred: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(o: EventFeedOptions) {
@@ -98,6 +113,7 @@ export class EventFeed {
     this.bus = o.bus;
     this.maxStreams = o.maxStreams ?? 1000;
     this.pollMs = o.pollMs ?? 2000;
+    this.coalesceMs = o.coalesceMs ?? 100;
     this.page = o.page ?? 500;
     this.onError = o.onError ?? (() => undefined);
   }
@@ -185,7 +201,7 @@ export class EventFeed {
     if (this.activation) return this.activation;
     this.subscription ??= this.bus
       .subscribe(EVENTS_CHANNEL, () => {
-        if (this.running) void this.pump();
+        this.wake();
       })
       .catch((err: unknown) => {
         // Streams still get everything through the poll; the next activation subscribes again.
@@ -198,7 +214,7 @@ export class EventFeed {
         this.tail = Math.max(this.tail, b.newest);
         if (this.activation !== p || this.stopped || this.streams.size === 0) return;
         this.running = true;
-        this.poll = setInterval(() => void this.pump(), this.pollMs);
+        this.poll = setInterval(() => this.wake(), this.pollMs);
         this.poll.unref();
       },
       (err: unknown) => {
@@ -216,24 +232,42 @@ export class EventFeed {
     this.running = false;
     if (this.poll) clearInterval(this.poll);
     this.poll = undefined;
+    if (this.deferred) clearTimeout(this.deferred);
+    this.deferred = undefined;
   }
 
-  private async pump(): Promise<void> {
+  /** Something new may be in the log: read it now, or once `coalesceMs` has passed since the last read. */
+  private wake(): void {
+    if (!this.running) return;
     if (this.pumping) {
       this.again = true;
       return;
     }
+    if (this.deferred) return;
+    const wait = this.lastRead + this.coalesceMs - Date.now();
+    if (wait <= 0) {
+      void this.pump();
+      return;
+    }
+    this.deferred = setTimeout(() => {
+      this.deferred = undefined;
+      this.wake();
+    }, wait);
+    this.deferred.unref();
+  }
+
+  private async pump(): Promise<void> {
+    if (!this.running) return;
     this.pumping = true;
+    this.again = false;
+    this.lastRead = Date.now();
     try {
-      do {
-        this.again = false;
-        for (;;) {
-          const rows = await readTail(this.db, this.tail, this.page);
-          if (!this.running || rows.length === 0) break;
-          this.deliver(rows);
-          if (rows.length < this.page) break;
-        }
-      } while (this.again && this.running);
+      for (;;) {
+        const rows = await readTail(this.db, this.tail, this.page);
+        if (!this.running || rows.length === 0) break;
+        this.deliver(rows);
+        if (rows.length < this.page) break;
+      }
     } catch (err) {
       // The database blinked; the next wake-up or poll reads again from the same tail.
       this.onError(err, 'tail');
@@ -242,6 +276,7 @@ export class EventFeed {
     }
     // Catch-ups that failed on a database error try again with the tail reader.
     for (const s of this.streams) if (s.started && !s.live && !s.catchingUp) void this.catchUp(s);
+    if (this.again) this.wake();
   }
 
   /** Advances the tail and hands the rows out, in one synchronous step (see the class comment). */
@@ -259,11 +294,28 @@ export class EventFeed {
       const candidates = byProject.get(s.filter.projectId);
       if (candidates) {
         const mine = candidates.filter((r) => r.seq > s.cursor && matches(s.filter, r));
-        if (mine.length) this.send(s, mine);
+        // The same array for every stream that takes them all, so the sink can encode it once.
+        if (mine.length) this.outbox.push({ s, rows: mine.length === candidates.length ? candidates : mine });
       }
       if (s.cursor < through) s.cursor = through;
     }
+    if (this.outbox.length && !this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
   }
+
+  /**
+   * Writes queued batches a slice of streams per turn of the event loop: hundreds of socket writes in
+   * one go would hold every other request back for as long. Order per stream is kept (one queue),
+   * and cursors already moved in `deliver`, so deferring the writes changes nothing else.
+   */
+  private readonly flush = (): void => {
+    const slice = this.outbox.splice(0, FLUSH_SLICE);
+    for (const { s, rows } of slice) if (!s.closed) this.send(s, rows);
+    if (this.outbox.length) setImmediate(this.flush);
+    else this.flushing = false;
+  };
 
   private async catchUp(s: Stream): Promise<void> {
     if (s.catchingUp || s.live || s.closed) return;
@@ -298,7 +350,7 @@ export class EventFeed {
     }
   }
 
-  private send(s: Stream, rows: EventRow[]): void {
+  private send(s: Stream, rows: readonly EventRow[]): void {
     try {
       s.sink.events(rows);
     } catch (err) {

@@ -31,7 +31,8 @@ function resetFrame(n: ResetNotice): string {
  * ?last_event_id) resumes right after that sequence number; without it the stream starts now.
  */
 export function streamEvents(s: Services, hooks: StreamHooks) {
-  // Every stream that gets a row writes the same bytes: serialise each row once.
+  // Every stream that gets a row writes the same bytes: serialise each row once, and encode each
+  // batch the feed hands to several streams once (hundreds of streams take the same batch).
   const frames = new WeakMap<EventRow, string>();
   const frameOf = (r: EventRow) => {
     let f = frames.get(r);
@@ -40,6 +41,15 @@ export function streamEvents(s: Services, hooks: StreamHooks) {
       frames.set(r, f);
     }
     return f;
+  };
+  const batches = new WeakMap<readonly EventRow[], Buffer>();
+  const batchOf = (rows: readonly EventRow[]) => {
+    let b = batches.get(rows);
+    if (b === undefined) {
+      b = Buffer.from(rows.map(frameOf).join(''));
+      batches.set(rows, b);
+    }
+    return b;
   };
 
   return async (req: Request, res: Response): Promise<void> => {
@@ -78,9 +88,7 @@ export function streamEvents(s: Services, hooks: StreamHooks) {
         },
         events: (rows) => {
           if (!writable()) return;
-          let chunk = '';
-          for (const r of rows) chunk += frameOf(r);
-          res.write(chunk);
+          res.write(batchOf(rows));
           hooks.metrics?.eventsFanout.inc(rows.length);
         },
         reset: (notice) => {

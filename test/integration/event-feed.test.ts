@@ -50,7 +50,7 @@ describe('integration: event feed (one reader per process)', function () {
     await stack.close();
   });
 
-  const feed = (o: { maxStreams?: number; page?: number; pollMs?: number } = {}) => {
+  const feed = (o: { maxStreams?: number; page?: number; pollMs?: number; coalesceMs?: number } = {}) => {
     // A long poll by default: every read these tests count comes from a wake-up they caused.
     const f = new EventFeed({ db: stack.db, bus, pollMs: 60_000, ...o });
     feeds.push(f);
@@ -128,6 +128,21 @@ describe('integration: event feed (one reader per process)', function () {
       expect(s.sink.rows.map((r) => r.seq), JSON.stringify(s.filter)).to.deep.equal(expected);
     }
     expect(streams.find((s) => s.filter.resourceIds?.[0] === 'vm-nothing-matches')!.sink.rows).to.have.length(0);
+  });
+
+  it('batches a burst of wake-ups into a read or two, and still delivers every event', async () => {
+    const projectId = uniq('p');
+    const f = feed({ coalesceMs: 100 });
+    const sink = recorder();
+    await f.open({ projectId }, undefined, sink).start();
+    await emit(projectId, Array.from({ length: 50 }, () => ({ resource: uniq('vm') })));
+    const reads = await countEventReads(async () => {
+      for (let i = 0; i < 50; i++) announceEvents(bus);
+      await waitFor('all 50 events', async () => sink.rows.length === 50);
+      await sleep(250);
+    });
+    expect(reads.total).to.be.at.most(3);
+    expect(sink.rows.map((r) => r.seq)).to.deep.equal((await projectRows(projectId)).map((r) => r.seq));
   });
 
   it('reads nothing while no stream is open, and stops reading when the last one closes', async () => {
