@@ -69,19 +69,20 @@ interface Stream {
 }
 
 const RETRY_FULL_S = 5;
-const FLUSH_SLICE = 64;
 const RETRY_STOPPING_S = 2;
+const FLUSH_SLICE = 64;
 
 /**
  * Live, gap-free views of the event log, one reader per process.
  *
- * A single tail cursor reads `events WHERE seq > tail` once per wake-up (a bus message or the
- * fallback poll) and hands each row to every live stream whose filter matches, so the database
- * sees one query per wake-up whatever the number of streams, and a filtered stream costs nothing
- * while nothing matches. A stream that resumes from an older `Last-Event-ID` first catches up on
- * its own (`seq` in (cursor, tail]) and joins the live set in the same tick in which it finds itself
- * at the tail; the tail only advances together with its delivery, so nothing falls in between and
- * nothing is delivered twice. With no stream open, nothing is read at all.
+ * A single tail cursor reads `events WHERE seq > tail` on a wake-up (a bus message or the fallback
+ * poll; at most every `coalesceMs`) and hands each row to every live stream whose filter matches,
+ * so the database sees one query per wake-up whatever the number of streams, and a filtered stream
+ * costs nothing while nothing matches. A stream that resumes from an older `Last-Event-ID` first
+ * catches up on its own (`seq` in (cursor, tail]) and joins the live set in the same tick in which
+ * it finds itself at the tail; the tail and every live cursor advance in the same synchronous step
+ * that queues the rows, so nothing falls in between and nothing is delivered twice. With no stream
+ * open, nothing is read at all.
  */
 export class EventFeed {
   private readonly db: Db;
