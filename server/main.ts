@@ -100,7 +100,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       // Stop accepting, let requests in flight finish, tell SSE clients to come back later.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const res of streams) res.end('retry: 2000\n\n');
-      await services.events.stop(); // and refuse streams asked for while the server drains
+      services.events.stop(); // and refuse streams asked for while the server drains
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), 8000);
       await closed;

@@ -144,7 +144,7 @@ export class EventFeed {
   }
 
   /** Ends every stream (each sink's `end`) and refuses new ones. */
-  async stop(): Promise<void> {
+  stop(): void {
     this.stopped = true;
     for (const s of [...this.streams]) {
       this.close(s);
@@ -154,10 +154,10 @@ export class EventFeed {
         this.onError(err, 'end');
       }
     }
-    const subscription = this.subscription;
+    // Not awaited: with Redis away a pending subscribe never settles, and shutdown must not wait
+    // for it (the composition root closes the bus right after).
+    void this.subscription?.then((unsubscribe) => unsubscribe?.()).catch(() => undefined);
     this.subscription = undefined;
-    const unsubscribe = await subscription;
-    await unsubscribe?.().catch(() => undefined);
   }
 
   private async start(s: Stream, afterSeq: number | undefined): Promise<void> {

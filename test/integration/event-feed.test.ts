@@ -43,7 +43,7 @@ describe('integration: event feed (one reader per process)', function () {
     stack = await openTestStack();
   });
   afterEach(async () => {
-    for (const f of feeds.splice(0)) await f.stop();
+    for (const f of feeds.splice(0)) f.stop();
   });
   after(async () => {
     await bus.close();
@@ -301,7 +301,7 @@ describe('integration: event feed (one reader per process)', function () {
     const f = feed();
     const sinks = [recorder(), recorder()];
     for (const s of sinks) await f.open({ projectId: uniq('p') }, undefined, s).start();
-    await f.stop();
+    f.stop();
     expect(sinks.map((s) => s.ended)).to.deep.equal([1, 1]);
     expect(f.stats()).to.deep.equal({ open: 0, live: 0, reading: false });
     expect(() => f.open({ projectId: 'default' }, undefined, recorder())).to.throw(AppError);
