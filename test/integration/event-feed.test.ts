@@ -306,4 +306,17 @@ describe('integration: event feed (one reader per process)', function () {
     expect(f.stats()).to.deep.equal({ open: 0, live: 0, reading: false });
     expect(() => f.open({ projectId: 'default' }, undefined, recorder())).to.throw(AppError);
   });
+
+  it('opens streams and stops at once even when the bus never answers a subscribe (Redis away)', async () => {
+    const silent = { publish: async () => undefined, subscribe: () => new Promise<() => Promise<void>>(() => undefined), close: async () => undefined };
+    const f = new EventFeed({ db: stack.db, bus: silent, pollMs: 20 });
+    const projectId = uniq('p');
+    const sink = recorder();
+    await f.open({ projectId }, undefined, sink).start();
+    await emit(projectId, [{ resource: uniq('vm') }]);
+    await waitFor('the event, through the fallback poll', async () => sink.rows.length === 1);
+    f.stop();
+    expect(sink.ended).to.equal(1);
+    expect(f.stats()).to.deep.equal({ open: 0, live: 0, reading: false });
+  });
 });
