@@ -6,6 +6,7 @@ import { benchColdStart } from './cold-start.js';
 import { benchInflight } from './inflight.js';
 import { benchList } from './list.js';
 import { benchProvisioning } from './provisioning.js';
+import { benchStreams } from './streams.js';
 import { formatTable, log, row, type Row } from './lib.js';
 
 // `npm run bench [name…] [--json file]`: runs the benchmarks (all, or those named) one after the
@@ -21,6 +22,8 @@ const BENCHES: { name: string; run: () => Promise<Row[]> }[] = [
   { name: 'inflight', run: () => benchInflight() },
   { name: 'cold-start', run: () => benchColdStart() },
   { name: 'list', run: () => benchList() },
+  // Other requests' p99 with 500 open SSE streams and 5 creates/s, against none (issue 9).
+  { name: 'streams', run: () => benchStreams() },
   // Rows in ms against `node -e 0`, lower is better.
   {
     name: 'cli-startup',

@@ -430,7 +430,17 @@ export interface paths {
         };
         /**
          * Stream events (Server-Sent Events)
-         * @description Every operation progress and resource state change, as SSE. Each event carries an `id` (sequence); reconnect with `Last-Event-ID` to resume without gaps.
+         * @description Every operation progress and resource state change of the caller's project, as SSE. Each event carries an
+         *     `id` (its sequence number); reconnect with `Last-Event-ID` to resume without gaps or duplicates.
+         *
+         *     When a resume cannot be gap-free (the id is older than retention, or beyond the newest event), the stream
+         *     sends an `event: reset` instead of skipping silently. Its `id:` is where the stream continues, and its
+         *     `data` is `{"type": "reset", "reason": "expired" | "ahead", "last_event_id": <the id asked for>,
+         *     "pruned_through": <every event up to this id may be gone>, "resume_after": <the stream goes on with the
+         *     events after this id>, "detail": "..."}`. On a reset, list the resources again, then keep reading.
+         *
+         *     Each API process holds a limited number of open streams (`MOCKCLOUD_MAX_STREAMS`, default 1000); beyond
+         *     it the request is refused with 503 `unavailable` and `Retry-After`.
          */
         get: operations["streamEvents"];
         put?: never;

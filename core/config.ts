@@ -41,6 +41,7 @@ const schema = z.object({
   metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
   corsOrigins: z.array(urlOf(['http:', 'https:']).refine((v) => new URL(v).origin === v, 'each origin must be scheme://host[:port], nothing more')),
+  maxStreams: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(1).max(1_000_000),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -80,6 +81,7 @@ export const CONFIG_SOURCES = {
   queue: [null, 'MOCKCLOUD_QUEUE'],
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
   corsOrigins: [null, 'MOCKCLOUD_CORS_ORIGINS'],
+  maxStreams: [null, 'MOCKCLOUD_MAX_STREAMS'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -110,6 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     metricsPort: pick(flags.metricsPort, 'MOCKCLOUD_METRICS_PORT') ?? 0,
     // Comma-separated origins allowed to call the API from a browser; unset sends no CORS headers.
     corsOrigins: (blankToUndefined(env.MOCKCLOUD_CORS_ORIGINS) ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    // Open SSE streams one API process accepts; beyond it GET /events answers 503 with Retry-After.
+    maxStreams: pick(undefined, 'MOCKCLOUD_MAX_STREAMS') ?? 1000,
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

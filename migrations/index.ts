@@ -15,6 +15,7 @@ import * as m13 from './20261126000013-events-created-at.js';
 import * as m2701a from './20261127010001-operations-lease-owner-width.js';
 import * as m2702a from './20261127020001-drop-resource-progress.js';
 import * as m2702b from './20261127020002-server-secrets.js';
+import * as m2703_01 from './20261127030001-events-retention.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '20261127010001-operations-lease-owner-width': m2701a,
   '20261127020001-drop-resource-progress': m2702a,
   '20261127020002-server-secrets': m2702b,
+  '20261127030001-events-retention': m2703_01,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -41,6 +41,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
     dispatcher: config.amqpUrl ? boundedDispatcher(queue, logger) : queue,
     simulation: baseSimulation(config),
     probes: infra.probes,
+    maxStreams: config.maxStreams,
   });
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
@@ -85,6 +86,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       // Stop accepting, let requests in flight finish, tell SSE clients to come back later.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const res of streams) res.end('retry: 2000\n\n');
+      services.events.stop(); // and refuse streams asked for while the server drains
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), 8000);
       await closed;

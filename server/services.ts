@@ -43,6 +43,8 @@ export interface ServiceDeps {
   simulation: StoredSimulation;
   /** Extra readiness probes by name (queue, bus), supplied by the composition root. */
   probes?: Record<string, Probe>;
+  /** Open SSE streams this process accepts (MOCKCLOUD_MAX_STREAMS). */
+  maxStreams?: number;
 }
 
 export async function createServices(deps: ServiceDeps): Promise<Services> {
@@ -65,7 +67,7 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     volumes: new VolumeService({ db, bus, dispatcher, simulation, pageTokens }),
     operations: new OperationService({ db, pageTokens }),
     simulation,
-    events: new EventFeed({ db, bus }),
+    events: new EventFeed({ db, bus, maxStreams: deps.maxStreams }),
     idempotency: new IdempotencyStore(db),
     health: {
       async readiness() {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../core/db.js';
+import { pruneEvents } from '../core/events/queries.js';
 import { markDispatched, orphanedOperations } from '../core/operations/queries.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 
@@ -67,15 +68,7 @@ export class Reconciler {
    * statement holds the database (on SQLite, the only connection) for long.
    */
   async prune(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.o.retentionMs).toISOString();
-    let removed = 0;
-    for (;;) {
-      const old = this.o.db('events').select('seq').where('created_at', '<', cutoff).limit(5000);
-      const n = await this.o.db('events').whereIn('seq', old).delete();
-      removed += n;
-      if (n < 5000) break;
-      await new Promise((r) => setImmediate(r));
-    }
+    const removed = await pruneEvents(this.o.db, new Date(Date.now() - this.o.retentionMs).toISOString());
     await this.o.db('idempotency_keys').where('expires_ms', '<', Date.now()).delete();
     return removed;
   }

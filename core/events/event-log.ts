@@ -57,29 +57,3 @@ export async function appendEvents(trx: Q, events: NewEvent[]): Promise<void> {
 export function announceEvents(bus: Bus): void {
   bus.publish(EVENTS_CHANNEL, '1').catch(() => undefined);
 }
-
-export interface EventFilter {
-  projectId: string;
-  afterSeq: number;
-  resourceIds?: string[];
-  environmentId?: string;
-  kind?: string;
-  limit: number;
-}
-
-export async function readEvents(db: Q, f: EventFilter): Promise<EventRow[]> {
-  const q = db<EventRow>('events').where('project_id', f.projectId).andWhere('seq', '>', f.afterSeq);
-  if (f.resourceIds?.length) q.whereIn('resource_id', f.resourceIds);
-  if (f.environmentId) q.andWhere('environment_id', f.environmentId);
-  if (f.kind) {
-    const kind = f.kind;
-    // `kind` matches an operation kind (vm.create), an event type (vm.status) or a resource type (vm).
-    q.andWhere((w) => w.where('kind', kind).orWhere('type', kind).orWhere('resource_type', kind));
-  }
-  return q.orderBy('seq').limit(f.limit);
-}
-
-export async function lastSeq(db: Q): Promise<number> {
-  const row = (await db('events').max({ m: 'seq' }).first()) as { m: number | null } | undefined;
-  return Number(row?.m ?? 0);
-}

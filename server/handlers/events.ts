@@ -1,23 +1,57 @@
 import type { Request, Response } from 'express';
+import type { EventRow } from '../../core/events/event-log.js';
+import { toWire, type ResetNotice } from '../../core/events/feed.js';
 import { AppError } from '../../core/errors.js';
-import { toWire } from '../../core/events/feed.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { Services } from '../services.js';
 import { ctxOf, header } from '../http.js';
 
 const KEEPALIVE_MS = 15_000;
+const RETRY = 'retry: 2000\n\n';
 
-/**
- * GET /api/v1/events: Server-Sent Events from the event log. `Last-Event-ID` (header or
- * ?last_event_id) resumes right after that sequence number; without it the stream starts now.
- */
 export interface StreamHooks {
   /** Open streams, so graceful shutdown can end them with a retry hint. */
   streams: Set<Response>;
   metrics?: Metrics;
 }
 
+/** The SSE `reset` event: the stream cannot resume gap-free from the id it was given. */
+function resetFrame(n: ResetNotice): string {
+  const detail =
+    n.reason === 'expired'
+      ? `events after ${n.lastEventId} are past retention; list the resources again, then keep reading this stream`
+      : `event ${n.lastEventId} does not exist (the newest is ${n.resumeAfter}); list the resources again, then keep reading this stream`;
+  const data = { type: 'reset', reason: n.reason, last_event_id: n.lastEventId, pruned_through: n.prunedThrough, resume_after: n.resumeAfter, detail };
+  // The id moves the client's Last-Event-ID past the reset, so a reconnect does not reset again.
+  return `id: ${n.resumeAfter}\nevent: reset\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * GET /api/v1/events: Server-Sent Events from the event log. `Last-Event-ID` (header or
+ * ?last_event_id) resumes right after that sequence number; without it the stream starts now.
+ */
 export function streamEvents(s: Services, hooks: StreamHooks) {
+  // Every stream that gets a row writes the same bytes: serialise each row once, and encode each
+  // batch the feed hands to several streams once (hundreds of streams take the same batch).
+  const frames = new WeakMap<EventRow, string>();
+  const frameOf = (r: EventRow) => {
+    let f = frames.get(r);
+    if (f === undefined) {
+      f = `id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(toWire(r))}\n\n`;
+      frames.set(r, f);
+    }
+    return f;
+  };
+  const batches = new WeakMap<readonly EventRow[], Buffer>();
+  const batchOf = (rows: readonly EventRow[]) => {
+    let b = batches.get(rows);
+    if (b === undefined) {
+      b = Buffer.from(rows.map(frameOf).join(''));
+      batches.set(rows, b);
+    }
+    return b;
+  };
+
   return async (req: Request, res: Response): Promise<void> => {
     const q = req.query as Record<string, unknown>;
     const last = header(req, 'last-event-id') ?? (typeof q.last_event_id === 'string' ? q.last_event_id : undefined);
@@ -27,14 +61,10 @@ export function streamEvents(s: Services, hooks: StreamHooks) {
       });
     }
     const ids = q.resource_id === undefined ? undefined : ([] as unknown[]).concat(q.resource_id).map(String);
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache, no-transform');
-    res.setHeader('Connection', 'keep-alive');
-    res.setHeader('X-Accel-Buffering', 'no');
-    res.flushHeaders();
-    res.write('retry: 2000\n\n');
-    const sub = await s.events.open(
+    // Writing after the client left or after shutdown ended the response would raise on the response.
+    const writable = () => !res.writableEnded && !res.destroyed;
+    let keepalive: NodeJS.Timeout | undefined;
+    const stream = s.events.open(
       {
         projectId: ctxOf(res).projectId,
         resourceIds: ids,
@@ -42,20 +72,51 @@ export function streamEvents(s: Services, hooks: StreamHooks) {
         kind: typeof q.kind === 'string' ? q.kind : undefined,
       },
       last === undefined ? undefined : Number(last),
-      (rows) => {
-        let chunk = '';
-        for (const r of rows) chunk += `id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(toWire(r))}\n\n`;
-        res.write(chunk);
-        hooks.metrics?.eventsFanout.inc(rows.length);
+      {
+        open: () => {
+          if (!writable()) return;
+          res.status(200);
+          res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+          res.setHeader('Cache-Control', 'no-cache, no-transform');
+          res.setHeader('Connection', 'keep-alive');
+          res.setHeader('X-Accel-Buffering', 'no');
+          res.flushHeaders();
+          res.write(RETRY);
+          // Unref'd: an open stream never keeps a stopping process alive.
+          keepalive = setInterval(() => writable() && res.write(': keepalive\n\n'), KEEPALIVE_MS);
+          keepalive.unref();
+        },
+        events: (rows) => {
+          if (!writable()) return;
+          res.write(batchOf(rows));
+          hooks.metrics?.eventsFanout.inc(rows.length);
+        },
+        reset: (notice) => {
+          if (writable()) res.write(resetFrame(notice));
+        },
+        end: () => {
+          if (writable()) res.end(RETRY);
+        },
       },
     );
+    // Tied to the client before anything is awaited: a client that leaves while the stream opens
+    // frees it as surely as one that leaves later.
     hooks.streams.add(res);
-    hooks.metrics?.sseClients.inc();
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    await new Promise<void>((resolve) => res.on('close', () => resolve()));
-    hooks.streams.delete(res);
-    hooks.metrics?.sseClients.dec();
-    clearInterval(keepalive);
-    await sub.close();
+    const count = () => hooks.metrics?.sseClients.set(s.events.size);
+    count();
+    const release = () => {
+      stream.close();
+      hooks.streams.delete(res);
+      clearInterval(keepalive);
+      count();
+    };
+    res.once('close', release);
+    if (res.destroyed || req.socket.destroyed) return release();
+    try {
+      await stream.start();
+    } catch (err) {
+      release();
+      throw err;
+    }
   };
 }

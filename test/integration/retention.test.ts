@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { prunedThrough } from '../../core/events/queries.js';
 import { InProcessQueue } from '../../core/queue/queue.js';
 import { Reconciler } from '../../worker/reconciler.js';
 import { uniq } from '../support/http.js';
@@ -27,8 +28,11 @@ describe('integration: retention', function () {
       { project_id: 'default', key: gone, fingerprint: 'x', state: 'done', created_at: old, expires_ms: Date.now() - 1 },
     ]);
     const reconciler = new Reconciler({ db: stack.db, dispatcher: new InProcessQueue(), logger: testLogger(), intervalMs: 1000, pendingGraceMs: 1000, retentionMs: 3600_000 });
+    const newestOld = Number(((await stack.db('events').where({ resource_id: resource, created_at: old }).max({ m: 'seq' }).first()) as { m: number | string }).m);
     const removed = await reconciler.prune();
     expect(removed).to.be.at.least(12_000);
+    // The mark SSE resumes are checked against: everything up to it may be gone.
+    expect(await prunedThrough(stack.db)).to.be.at.least(newestOld);
     const left = await stack.db('events').where({ resource_id: resource }).select('created_at');
     expect(left.map((r: { created_at: string }) => r.created_at)).to.deep.equal([fresh, fresh]);
     const keys = (await stack.db('idempotency_keys').whereIn('key', [keep, gone]).select('key')).map((r: { key: string }) => r.key);

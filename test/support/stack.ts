@@ -73,6 +73,8 @@ export interface TestApiOptions {
   observe?: AppOptions['observe'];
   /** CORS origins and the loopback Host check, as a composition root would pass them. */
   app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'>;
+  /** MOCKCLOUD_MAX_STREAMS for this API. */
+  maxStreams?: number;
 }
 
 export interface TestApi extends TestStack {
@@ -90,6 +92,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     bus: stack.bus,
     dispatcher: stack.queue,
     simulation: { time_scale: opts.timeScale ?? 0, seed: opts.seed ?? null, failure_rate: opts.failureRate ?? 0, operations: {} },
+    maxStreams: opts.maxStreams,
   });
   await stack.db('simulation_settings').where({ id: 1 }).delete();
   const worker = opts.worker === false

@@ -38,6 +38,13 @@ describe('unit: config', () => {
     });
   }
 
+  it('caps open event streams at 1000 by default, MOCKCLOUD_MAX_STREAMS otherwise, and refuses a cap below 1', () => {
+    expect(loadConfig({}).maxStreams).to.equal(1000);
+    expect(loadConfig({ MOCKCLOUD_MAX_STREAMS: '25' }).maxStreams).to.equal(25);
+    expect(() => loadConfig({ MOCKCLOUD_MAX_STREAMS: '0' })).to.throw(ConfigError, /MOCKCLOUD_MAX_STREAMS/);
+    expect(() => loadConfig({ MOCKCLOUD_MAX_STREAMS: 'lots' })).to.throw(ConfigError, /MOCKCLOUD_MAX_STREAMS/);
+  });
+
   it('needs an admin token when auth is on', () => {
     expect(() => loadConfig({ MOCKCLOUD_AUTH: 'on' })).to.throw(ConfigError, /MOCKCLOUD_ADMIN_TOKEN/);
   });
