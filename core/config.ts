@@ -39,6 +39,7 @@ const schema = z.object({
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
   metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
+  init: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -54,6 +55,7 @@ export interface ConfigFlags {
   seed?: string | number;
   logLevel?: string;
   metricsPort?: string | number;
+  init?: string;
 }
 
 // name in the config → [flag, environment variable], used for error messages and by the tests
@@ -75,6 +77,7 @@ export const CONFIG_SOURCES = {
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
   queue: [null, 'MOCKCLOUD_QUEUE'],
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
+  init: ['--init', 'MOCKCLOUD_INIT'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -101,6 +104,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     queue: pick(undefined, 'MOCKCLOUD_QUEUE') ?? 'mockcloud.operations',
     // The worker's own /metrics and /health (the API serves /metrics on its port); 0 turns it off.
     metricsPort: pick(flags.metricsPort, 'MOCKCLOUD_METRICS_PORT') ?? 0,
+    // A state document or seed YAML applied at start-up (SPEC §11).
+    init: pick(flags.init, 'MOCKCLOUD_INIT'),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

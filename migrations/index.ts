@@ -12,6 +12,9 @@ import * as m10 from './20261126000010-simulation-settings.js';
 import * as m11 from './20261126000011-default-project.js';
 import * as m12 from './20261126000012-operations-dispatched.js';
 import * as m13 from './20261126000013-events-created-at.js';
+import * as e01 from './20261127070001-simulated-clock.js';
+import * as e02 from './20261127070002-state-snapshots.js';
+import * as e03 from './20261127070003-chaos-rules.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -34,6 +37,9 @@ const migrations: Record<string, Migration> = {
   '20261126000011-default-project': m11,
   '20261126000012-operations-dispatched': m12,
   '20261126000013-events-created-at': m13,
+  '20261127070001-simulated-clock': e01,
+  '20261127070002-state-snapshots': e02,
+  '20261127070003-chaos-rules': e03,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

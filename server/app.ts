@@ -10,10 +10,11 @@ import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
+import { chaosMiddleware } from './chaos.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
 import { errorHandler } from './problem.js';
-import type { Services } from './services.js';
+import { contractOperations, type Services } from './services.js';
 
 export interface AppOptions {
   services: Services;
@@ -132,6 +133,7 @@ export function createApp(opts: AppOptions): Express {
       validateFormats: true,
     }),
   );
+  app.use(chaosMiddleware(opts.services.chaos, contractOperations(spec as never)));
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const operationId = (req as OpenApiRequest).openapi?.schema?.operationId;

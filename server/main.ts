@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
@@ -68,6 +69,15 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   // Start-up configuration is the simulation's starting point; PATCH /simulation changes it at run time.
   await db('simulation_settings').where({ id: 1 }).delete();
   const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes });
+  if (config.init) {
+    // Before any worker or listener starts, so a bad file leaves nothing running behind it.
+    await applyInit(services, config.init, logger).catch(async (err: unknown) => {
+      await queue.close().catch(() => undefined);
+      await bus.close().catch(() => undefined);
+      await db.destroy().catch(() => undefined);
+      throw err;
+    });
+  }
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
   const metrics = createMetrics(mode === 'up' ? 'mockcloud' : 'mockcloud-server', { inFlight: () => inFlight(), queueDepth: () => queue.depth() });
@@ -138,6 +148,22 @@ export function untilSignal(logger: Logger): Promise<void> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+}
+
+/** --init / MOCKCLOUD_INIT: a file that cannot be read or applied stops start-up with one line. */
+async function applyInit(services: Awaited<ReturnType<typeof createServices>>, file: string, logger: Logger): Promise<void> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new StartupError(`cannot read MOCKCLOUD_INIT / --init file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const report = await services.admin.applyInit(file, text);
+    logger.info({ file, format: report.format, added: report.summary?.added, changed: report.summary?.changed }, 'init file applied');
+  } catch (err) {
+    throw new StartupError(`init file ${file} not applied: ${(err as Error).message}`);
+  }
 }
 
 export class StartupError extends Error {

@@ -4,6 +4,7 @@ import { IMAGES, SIZES } from '../../core/catalogue.js';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../services.js';
 import { ctxOf, param, sendResource } from '../http.js';
+import { adminHandlers } from './admin.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents, type StreamHooks } from './events.js';
 import { syncCrudHandlers } from './sync-crud.js';
@@ -28,6 +29,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     deleteSecurityGroup: sgs.delete,
     ...vmHandlers(s),
     ...volumeHandlers(s),
+    ...adminHandlers(s),
     listOperations: async (req, res) => {
       const q = req.query as Record<string, string | undefined>;
       res.json(
