@@ -507,3 +507,74 @@ describe('emulator control: --init', function () {
     }
   });
 });
+
+/** An embedded (SQLite, in-process) API next to the distributed one of this run. */
+async function startEmbeddedApi(): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  const { openDb, migrateLatest } = await import('../../core/db.js');
+  const { InProcessBus } = await import('../../core/events/bus.js');
+  const { InProcessQueue } = await import('../../core/queue/queue.js');
+  const { createServices } = await import('../../server/services.js');
+  const { createApp } = await import('../../server/app.js');
+  const db = openDb({ sqliteFile: ':memory:' });
+  await migrateLatest(db);
+  const bus = new InProcessBus();
+  const queue = new InProcessQueue();
+  const services = await createServices({ db, bus, dispatcher: queue, simulation: { time_scale: 1, seed: null, failure_rate: 0, operations: {} } });
+  const worker = await startWorkerRuntime({ db, bus, queue, logger: testLogger(), leaseMs: 5000, sole: true });
+  const server = createApp({ services, logger: testLogger(), validateResponses: true }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as { port: number };
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await worker.stop();
+      await queue.close();
+      await bus.close();
+      await db.destroy();
+    },
+  };
+}
+
+// Only the distributed run has both stores at hand.
+if (STACK === 'distributed') {
+  describe('emulator control: state between the two stores', function () {
+    this.timeout(90_000);
+
+    it('exports from embedded, imports into distributed and back, with work in flight finishing', async () => {
+      const embedded = await startEmbeddedApi();
+      const api = await startTestApi({ timeScale: 1, failureRate: 0 });
+      try {
+        const e = client(embedded.baseUrl);
+        const d = client(api.baseUrl);
+        const env = await makeEnv(e);
+        const sg = (await e.post('/api/v1/security-groups', { name: uniq('sg'), environment_id: env.id, rules: [{ direction: 'egress', protocol: 'all', cidr: '0.0.0.0/0' }] })).body;
+        const vm = (await e.post('/api/v1/vms', { name: uniq('vm'), environment_id: env.id, size: 'large', image: 'rocky-9', security_group_ids: [sg.id], tags: { 'mockcloud:duration': '900', owner: 'me' } })).body;
+        const vol = (await e.post('/api/v1/volumes', { name: uniq('vol'), environment_id: env.id, size_gb: 3, type: 'ssd', tags: { 'mockcloud:duration': '600' } })).body;
+        await running(e, vm.operation_id);
+        const fromEmbedded = (await e.get('/api/v1/admin/state')).body;
+
+        await d.post('/api/v1/admin/reset', {});
+        expect((await d.post('/api/v1/admin/state?strategy=replace', fromEmbedded)).status).to.equal(200);
+        const fromDistributed = (await d.get('/api/v1/admin/state')).body;
+        // Same rows whichever store wrote them (in-flight started_ms moved with the clock).
+        // Projects are identity, kept by each deployment (`default` exists in both already).
+        const rows = (doc: typeof fromEmbedded) => JSON.parse(JSON.stringify({ ...doc.tables, projects: undefined }, (k, v) => (['started_ms', 'dispatched_ms', 'lease_owner', 'lease_expires_ms', 'attempts', 'updated_at', 'progress', 'message', 'status', 'started_at'].includes(k) ? undefined : v)));
+        expect(rows(fromDistributed)).to.deep.equal(rows(fromEmbedded));
+        for (const p of [`/api/v1/vms/${vm.id}`, `/api/v1/volumes/${vol.id}`, `/api/v1/security-groups/${sg.id}`]) expect((await d.get(p)).status, p).to.equal(200);
+        await running(d, vm.operation_id);
+        await d.post('/api/v1/admin/clock/advance', { seconds: 900 });
+        expect((await d.get(`/api/v1/vms/${vm.id}`)).body.status).to.equal('running');
+
+        await e.post('/api/v1/admin/reset', {});
+        expect((await e.post('/api/v1/admin/state?strategy=replace', (await d.get('/api/v1/admin/state')).body)).status).to.equal(200);
+        const back = (await e.get(`/api/v1/vms/${vm.id}`)).body;
+        expect(back).to.deep.include({ status: 'running', size: 'large', image: 'rocky-9', security_group_ids: [sg.id], tags: { 'mockcloud:duration': '900', owner: 'me' } });
+      } finally {
+        await api.close();
+        await embedded.close();
+      }
+    });
+  });
+}
