@@ -3,6 +3,7 @@ import os from 'node:os';
 import { benchApi } from './api.js';
 import { benchCliStartup } from './cli-startup.js';
 import { benchColdStart } from './cold-start.js';
+import { benchEmulator } from './emulator.js';
 import { benchInflight } from './inflight.js';
 import { benchList } from './list.js';
 import { benchProvisioning } from './provisioning.js';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Row[]>> = {
   inflight: () => benchInflight(),
   'cold-start': () => benchColdStart(),
   list: () => benchList(),
+  emulator: () => benchEmulator(),
   // The CLI developer's benchmark: its rows are ms against `node -e 0`, lower is better.
   'cli-startup': async () =>
     (await benchCliStartup()).map((r) => row({ name: r.name, value: r.value, unit: 'ms', baseline: r.baseline, baselineName: '`node -e 0`', ratio: r.ratio, target: r.target, bound: 'max' })),
