@@ -115,6 +115,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       await closed;
       clearTimeout(cut);
       await worker?.stop();
+      await services.clock.clock.close();
       await queue.close();
       await bus.close();
       await db.destroy();

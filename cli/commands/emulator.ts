@@ -9,6 +9,8 @@ import { action, examples } from './shared.js';
 // Emulator control (SPEC §11): reset, state export/import and snapshots, chaos rules, the clock.
 // Thin: parse flags, one request, render the answer.
 
+const exampleText = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+
 const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** Human durations: `90`, `90s`, `5m`, `1h30m`, `2d`, `1.5h`. Returns seconds. */
@@ -81,6 +83,7 @@ export function registerEmulatorCommands(program: Command): void {
     .command('export')
     .description('write the state document (JSON) to stdout or a file')
     .option('--file <path>', 'write here instead of stdout')
+    .addHelpText('after', exampleText(['mockcloud state export > state.json', 'mockcloud state export --file state.json']))
     .action(
       action(async (flags: { file?: string }, self: Command) => {
         const ctx = contextOf(self);
@@ -97,6 +100,7 @@ export function registerEmulatorCommands(program: Command): void {
     .description('load a state document (replace: everything becomes the document; merge: add and update only)')
     .addOption(new Option('--strategy <s>', 'replace or merge').choices(['replace', 'merge']).default('replace'))
     .option('--dry-run', 'only say what would be added, changed and removed')
+    .addHelpText('after', exampleText(['mockcloud state import state.json', 'mockcloud state import state.json --strategy merge --dry-run']))
     .action(
       action(async (file: string, flags: { strategy: string; dryRun?: boolean }, self: Command) => {
         const ctx = contextOf(self);
@@ -113,6 +117,7 @@ export function registerEmulatorCommands(program: Command): void {
   state
     .command('snapshot <name>')
     .description('save the current state as a named snapshot (kept in the database)')
+    .addHelpText('after', exampleText(['mockcloud state snapshot baseline']))
     .action(
       action(async (name: string, _flags: unknown, self: Command) => {
         const ctx = contextOf(self);
@@ -124,6 +129,7 @@ export function registerEmulatorCommands(program: Command): void {
   state
     .command('snapshots')
     .description('list the named snapshots')
+    .addHelpText('after', exampleText(['mockcloud state snapshots', 'mockcloud state snapshots --output json']))
     .action(
       action(async (_flags: unknown, self: Command) => {
         const ctx = contextOf(self);
@@ -140,6 +146,7 @@ export function registerEmulatorCommands(program: Command): void {
     .command('restore <name>')
     .description('replace the state with a named snapshot')
     .option('--dry-run', 'only say what would change')
+    .addHelpText('after', exampleText(['mockcloud state restore baseline', 'mockcloud state restore baseline --dry-run']))
     .action(
       action(async (name: string, flags: { dryRun?: boolean }, self: Command) => {
         const ctx = contextOf(self);
@@ -150,6 +157,7 @@ export function registerEmulatorCommands(program: Command): void {
   state
     .command('delete-snapshot <name>')
     .description('delete a named snapshot')
+    .addHelpText('after', exampleText(['mockcloud state delete-snapshot baseline']))
     .action(
       action(async (name: string, _flags: unknown, self: Command) => {
         const ctx = contextOf(self);
@@ -159,6 +167,7 @@ export function registerEmulatorCommands(program: Command): void {
     );
 
   const chaos = program.command('chaos').description('fault injection: HTTP faults, latency, failing operations');
+  examples(chaos, ['mockcloud chaos add --op createVm --status 503 --times 2', 'mockcloud chaos list', 'mockcloud chaos rm --all']);
   examples(
     chaos.command('add')
       .description('add a chaos rule: one effect (--status, --latency or --fail-operation), optionally --times or --probability')
@@ -200,6 +209,7 @@ export function registerEmulatorCommands(program: Command): void {
   chaos
     .command('list')
     .description('list chaos rules with their counters')
+    .addHelpText('after', exampleText(['mockcloud chaos list', 'mockcloud chaos list --output json']))
     .action(
       action(async (_flags: unknown, self: Command) => {
         const ctx = contextOf(self);
@@ -217,6 +227,7 @@ export function registerEmulatorCommands(program: Command): void {
     .command('rm [id]')
     .description('remove a chaos rule, or all of them with --all')
     .option('--all', 'remove every rule')
+    .addHelpText('after', exampleText(['mockcloud chaos rm chaos-0123456789abcdef', 'mockcloud chaos rm --all']))
     .action(
       action(async (id: string | undefined, flags: { all?: boolean }, self: Command) => {
         const ctx = contextOf(self);
@@ -237,6 +248,7 @@ export function registerEmulatorCommands(program: Command): void {
   clock
     .command('advance <duration>')
     .description('jump simulated time forward (90s, 5m, 1h30m, 2d); what falls due meanwhile happens, in order')
+    .addHelpText('after', exampleText(['mockcloud clock advance 1h', 'mockcloud clock advance 90s', 'mockcloud clock advance 1h30m']))
     .action(
       action(async (duration: string, _flags: unknown, self: Command) => {
         const ctx = contextOf(self);
@@ -253,6 +265,7 @@ export function registerEmulatorCommands(program: Command): void {
     clock
       .command(verb)
       .description(verb === 'pause' ? 'stop simulated time (operations stop progressing)' : 'let simulated time run again')
+      .addHelpText('after', exampleText([`mockcloud clock ${verb}`]))
       .action(
         action(async (_flags: unknown, self: Command) => {
           const ctx = contextOf(self);

@@ -110,6 +110,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await worker?.stop();
+      await services.clock.clock.close();
       await stack.close();
     },
   };
