@@ -198,7 +198,10 @@ export class Engine {
     for (const a of batch) {
       const span = Math.max(1, a.plan.duration_ms);
       const fraction = Math.min(1, (now - a.startedMs) / span);
+      const before = a.progress;
       a.progress = Math.max(a.progress, Math.min(99, Math.floor(fraction * 100)));
+      // Woken late (a clock jump, a stalled event loop): the 10 % steps in between are still told.
+      for (const e of this.catchUp(a, before, a.progress)) events.push({ id: a.row.id, event: e });
       a.message = phaseAt(a.plan, fraction);
       a.row = { ...a.row, status: 'running', progress: a.progress, message: a.message, updated_at: at };
       updates.push({ id: a.row.id, progress: a.progress, message: a.message });
@@ -228,8 +231,8 @@ export class Engine {
       await this.o.db.transaction(async (trx) => {
         finished.length = 0;
         const events: NewEvent[] = [];
-        // Phases skipped by a clock jump are still told, in order, before the outcome.
-        for (const a of batch) for (const e of this.skippedPhases(a)) events.push(e);
+        // Steps skipped by a clock jump are still told, in order, before the outcome.
+        for (const a of batch) for (const e of this.catchUp(a, a.progress, a.plan.outcome === 'fail' ? Math.floor(a.plan.fail_at * 100) : 100)) events.push(e);
         const closed = await completeOperations(
           trx,
           this.o.owner,
@@ -256,14 +259,11 @@ export class Engine {
     }
   }
 
-  private skippedPhases(a: Active): NewEvent[] {
-    const end = a.plan.outcome === 'fail' ? a.plan.fail_at : 1;
-    const reported = a.progress / 100;
+  /** Progress events at each 10 % step strictly between two reported values (SPEC §5). */
+  private catchUp(a: Active, from: number, to: number): NewEvent[] {
     const events: NewEvent[] = [];
-    for (const p of a.plan.phases) {
-      if (p.at <= reported || p.at >= end) continue;
-      const progress = Math.max(a.progress, Math.min(99, Math.floor(p.at * 100)));
-      events.push(operationEvent({ ...a.row, status: 'running', progress, message: p.message }));
+    for (let p = (Math.floor(from / 10) + 1) * 10; p < to; p += 10) {
+      events.push(operationEvent({ ...a.row, status: 'running', progress: p, message: phaseAt(a.plan, p / 100) }));
     }
     return events;
   }
