@@ -122,6 +122,8 @@ export async function createTimings(db: Knex): Promise<OpTiming[]> {
     created: Date.parse(r.created_at),
     started: Number(r.started_ms),
     finished: Date.parse(r.finished_at),
+    // Plans hold simulated durations; started_ms is simulated time, which a fresh deployment's
+    // clock anchors at wall time, so at time scale 1 (or 0) these line up with the wall clock.
     duration: (JSON.parse(r.plan) as { duration_ms: number }).duration_ms,
     status: r.status,
   }));

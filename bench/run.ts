@@ -3,6 +3,7 @@ import os from 'node:os';
 import { benchApi } from './api.js';
 import { benchCliExit, benchCliStartup } from './cli-startup.js';
 import { benchColdStart } from './cold-start.js';
+import { benchEmulator } from './emulator.js';
 import { benchInflight } from './inflight.js';
 import { benchList } from './list.js';
 import { benchProvisioning } from './provisioning.js';
@@ -24,6 +25,8 @@ const BENCHES: { name: string; run: () => Promise<Row[]> }[] = [
   { name: 'list', run: () => benchList() },
   // Other requests' p99 with 500 open SSE streams and 5 creates/s, against none (issue 9).
   { name: 'streams', run: () => benchStreams() },
+  // Chaos-rule lookup on the hot path and the cost of a reset (issue 14).
+  { name: 'emulator', run: () => benchEmulator() },
   // Rows in ms against `node -e 0`, lower is better.
   {
     name: 'cli-startup',

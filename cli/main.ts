@@ -24,6 +24,7 @@ function serverFlags(cmd: Command): Command {
     .option('--time-scale <n>', 'multiplies every simulated duration (MOCKCLOUD_TIME_SCALE)')
     .option('--failure-rate <r>', 'failure rate of create operations, 0–1 (MOCKCLOUD_FAILURE_RATE)')
     .option('--seed <n>', 'makes the simulation reproducible (MOCKCLOUD_SEED)')
+    .option('--init <file>', 'state document or seed YAML applied at start-up (MOCKCLOUD_INIT)')
     .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(logFormatOption());
 }

@@ -42,6 +42,7 @@ const schema = z.object({
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
   corsOrigins: z.array(urlOf(['http:', 'https:']).refine((v) => new URL(v).origin === v, 'each origin must be scheme://host[:port], nothing more')),
   maxStreams: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(1).max(1_000_000),
+  init: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -58,6 +59,7 @@ export interface ConfigFlags {
   logLevel?: string;
   logFormat?: string;
   metricsPort?: string | number;
+  init?: string;
 }
 
 // name in the config → [flag, environment variable], used for error messages and by the tests
@@ -82,6 +84,7 @@ export const CONFIG_SOURCES = {
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
   corsOrigins: [null, 'MOCKCLOUD_CORS_ORIGINS'],
   maxStreams: [null, 'MOCKCLOUD_MAX_STREAMS'],
+  init: ['--init', 'MOCKCLOUD_INIT'],
 } as const satisfies Record<keyof z.infer<typeof schema>, readonly [string | null, string]>;
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
@@ -114,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     corsOrigins: (blankToUndefined(env.MOCKCLOUD_CORS_ORIGINS) ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     // Open SSE streams one API process accepts; beyond it GET /events answers 503 with Retry-After.
     maxStreams: pick(undefined, 'MOCKCLOUD_MAX_STREAMS') ?? 1000,
+    // A state document or seed YAML applied at start-up (SPEC §11).
+    init: pick(flags.init, 'MOCKCLOUD_INIT'),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -16,6 +16,9 @@ import * as m2701a from './20261127010001-operations-lease-owner-width.js';
 import * as m2702a from './20261127020001-drop-resource-progress.js';
 import * as m2702b from './20261127020002-server-secrets.js';
 import * as m2703_01 from './20261127030001-events-retention.js';
+import * as e01 from './20261127070001-simulated-clock.js';
+import * as e02 from './20261127070002-state-snapshots.js';
+import * as e03 from './20261127070003-chaos-rules.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +45,9 @@ const migrations: Record<string, Migration> = {
   '20261127020001-drop-resource-progress': m2702a,
   '20261127020002-server-secrets': m2702b,
   '20261127030001-events-retention': m2703_01,
+  '20261127070001-simulated-clock': e01,
+  '20261127070002-state-snapshots': e02,
+  '20261127070003-chaos-rules': e03,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

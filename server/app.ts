@@ -7,6 +7,7 @@ import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
+import { chaosMiddleware } from './chaos.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { bodyGuard, isLoopbackAddress, loopbackHostGuard, urlGuard, withoutTrailingSlashes } from './guards.js';
 import { idempotency } from './idempotency.js';
@@ -14,7 +15,7 @@ import { requestLogger } from './logger.js';
 import { readContract } from './spec.js';
 import { errorHandler } from './problem.js';
 import { createContract, type Contract } from './validator.js';
-import type { Services } from './services.js';
+import { contractOperations, type Services } from './services.js';
 
 export interface AppOptions {
   services: Services;
@@ -142,6 +143,7 @@ export function createApp(opts: AppOptions): Express {
     return handler(req, res);
   });
   app.use(contract.middleware);
+  app.use(chaosMiddleware(opts.services.chaos, contractOperations(spec as never)));
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const operationId = (req as OpenApiRequest).openapi?.schema?.operationId;

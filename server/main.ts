@@ -1,10 +1,11 @@
+import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Response } from 'express';
 import type { Config } from '../core/config.js';
 import type { Db } from '../core/db.js';
 import type { Bus } from '../core/events/bus.js';
-import { baseSimulation, boundedDispatcher, createLogger, explainStartupError, openInfrastructure, untilSignal } from '../core/infrastructure.js';
+import { baseSimulation, boundedDispatcher, createLogger, explainStartupError, openInfrastructure, StartupError, untilSignal } from '../core/infrastructure.js';
 import { createMetrics } from '../core/metrics.js';
 import type { WorkQueue } from '../core/queue/queue.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
@@ -43,6 +44,14 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
     probes: infra.probes,
     maxStreams: config.maxStreams,
   });
+  if (config.init) {
+    // Before any worker or listener starts, so a bad file leaves nothing running behind it.
+    await applyInit(services, config.init, logger).catch(async (err: unknown) => {
+      await services.clock.clock.close().catch(() => undefined);
+      await infra.close().catch(() => undefined);
+      throw err;
+    });
+  }
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
   const metrics = createMetrics(mode === 'up' ? 'mockcloud' : 'mockcloud-server', { inFlight: () => inFlight(), queueDepth: () => queue.depth() });
@@ -92,6 +101,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       await closed;
       clearTimeout(cut);
       await worker?.stop();
+      await services.clock.clock.close();
       await infra.close();
     })());
   return { url, server, db, bus, queue, worker, stop };
@@ -109,4 +119,20 @@ export async function runApi(config: Config, mode: Mode): Promise<void> {
   if (mode === 'up') process.stderr.write(`mockcloud is up at ${running.url} (docs: ${running.url}/docs) — Ctrl-C to stop\n`);
   await untilSignal(logger);
   await running.stop();
+}
+
+/** --init / MOCKCLOUD_INIT: a file that cannot be read or applied stops start-up with one line. */
+async function applyInit(services: Awaited<ReturnType<typeof createServices>>, file: string, logger: Logger): Promise<void> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new StartupError(`cannot read MOCKCLOUD_INIT / --init file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const report = await services.admin.applyInit(file, text);
+    logger.info({ file, format: report.format, added: report.summary?.added, changed: report.summary?.changed }, 'init file applied');
+  } catch (err) {
+    throw new StartupError(`init file ${file} not applied: ${(err as Error).message}`);
+  }
 }

@@ -1,3 +1,10 @@
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { AdminService } from '../core/admin/service.js';
+import { ChaosService, type ContractOperation } from '../core/chaos/service.js';
+import { SharedClock } from '../core/clock/clock.js';
+import { ClockService } from '../core/clock/service.js';
+import { openapiPath } from '../core/paths.js';
 import type { Db } from '../core/db.js';
 import { migrationsCurrent } from '../core/db.js';
 import { PageTokens } from '../core/common/pagination.js';
@@ -34,6 +41,24 @@ export interface Services {
   events: EventFeed;
   idempotency: IdempotencyStore;
   health: { readiness(): Promise<Readiness> };
+  clock: ClockService;
+  admin: AdminService;
+  chaos: ChaosService;
+}
+
+const RESOURCE_OF_PATH: Record<string, string> = { environments: 'environment', 'security-groups': 'security_group', vms: 'vm', volumes: 'volume', operations: 'operation' };
+
+/** The contract's operations as chaos rules see them: method, resource type, documented statuses. */
+export function contractOperations(spec = YAML.parse(fs.readFileSync(openapiPath(), 'utf8')) as { paths: Record<string, Record<string, { operationId?: string; responses?: Record<string, unknown> }>> }): Map<string, ContractOperation> {
+  const out = new Map<string, ContractOperation>();
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!op || typeof op !== 'object' || !op.operationId) continue;
+      const statuses = Object.keys(op.responses ?? {}).map(Number).filter(Number.isInteger);
+      out.set(op.operationId, { method: method.toUpperCase(), resourceType: RESOURCE_OF_PATH[path.split('/')[3] ?? ''] ?? null, statuses, async: statuses.includes(202) });
+    }
+  }
+  return out;
 }
 
 export interface ServiceDeps {
@@ -57,9 +82,16 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     migrations: () => migrationsCurrent(db),
     ...deps.probes,
   };
-  const simulation = new SimulationService({ db, bus, base: deps.simulation });
+  
   const pageTokens = await PageTokens.load(db);
+  const clock = await SharedClock.open({ db, bus, timeScale: deps.simulation.time_scale });
+  const clockService = new ClockService({ db, bus, clock });
+  const simulation = new SimulationService({ db, bus, base: deps.simulation, clock: clockService });
   await simulation.start();
+  // The clock's pace follows the effective time_scale (start-up configuration or PATCH /simulation).
+  await clockService.setTimeScale((await simulation.get()).time_scale);
+  const chaos = new ChaosService({ db, bus, contract: contractOperations(), seed: async () => (await simulation.get()).seed });
+  await chaos.start();
   return {
     environments: new EnvironmentService({ db, bus, pageTokens }),
     securityGroups: new SecurityGroupService({ db, bus, pageTokens }),
@@ -69,6 +101,9 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     simulation,
     events: new EventFeed({ db, bus, maxStreams: deps.maxStreams }),
     idempotency: new IdempotencyStore(db),
+    clock: clockService,
+    admin: new AdminService({ db, bus, dispatcher, simulation, clock: clockService }),
+    chaos,
     health: {
       async readiness() {
         const results = await Promise.all(

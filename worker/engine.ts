@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { Db } from '../core/db.js';
 import { nowIso } from '../core/db.js';
+import type { Clock } from '../core/clock/clock.js';
 import type { Bus } from '../core/events/bus.js';
 import { announceEvents, appendEvents, type NewEvent } from '../core/events/event-log.js';
 import { completeOperations, outcomeOf } from '../core/lifecycle/complete.js';
 import { claimOperations, finishOperation, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
 import { planOf, type OperationRow } from '../core/operations/schema.js';
-import { phaseAt, type Plan } from '../core/simulation/plan.js';
+import { phaseAt, planEndMs, type Plan } from '../core/simulation/plan.js';
 import { operationEvent } from '../core/operations/events.js';
 import { isDependencyUnavailable } from '../core/unavailable.js';
 import { MinHeap } from './heap.js';
@@ -15,6 +16,10 @@ import { MinHeap } from './heap.js';
 // its next wake-up); one timer wakes for the earliest, and everything due is written in batches:
 // progress for hundreds of operations per statement, completions in chunked transactions. That is
 // how one process carries 10,000 operations in flight at time scale 1.
+//
+// The timeline is in simulated time (the shared Clock): plans, started_ms and wake-ups are
+// simulated milliseconds, converted to a wall-clock timer only when arming. A clock jump, pause or
+// change of pace re-arms the timer at once. Leases stay on wall time (Date.now()).
 
 export interface EngineOptions {
   db: Db;
@@ -22,6 +27,7 @@ export interface EngineOptions {
   owner: string;
   logger: Logger;
   leaseMs: number;
+  clock: Clock;
   /** Called with each finished operation (metrics). */
   onFinished?: (op: OperationRow, status: 'succeeded' | 'failed') => void;
 }
@@ -55,6 +61,7 @@ export class Engine {
   private stopped = false;
   private readonly claims: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private claiming = false;
+  private unwatchClock: (() => void) | undefined;
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -68,6 +75,15 @@ export class Engine {
       renewLeases(this.o.db, this.o.owner, Date.now() + this.o.leaseMs).catch((err) => this.o.logger.error({ err }, 'lease renewal failed'));
     }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
     this.heartbeat.unref();
+    this.unwatchClock = this.o.clock.onChange(() => this.rearm());
+  }
+
+  /** The clock jumped, paused, resumed or changed pace: the armed wake-up is wrong now. */
+  private rearm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.arm();
   }
 
   /**
@@ -76,7 +92,9 @@ export class Engine {
    */
   handle = (operationId: string): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      if (this.stopped || this.active.has(operationId)) return resolve();
+      // An operation already held is still offered to the claim: after a reset or an import the
+      // same id can be a new row with no lease, and the conditional claim is what decides.
+      if (this.stopped) return resolve();
       this.claims.push({ id: operationId, resolve, reject });
       void this.claimLoop();
     });
@@ -87,14 +105,15 @@ export class Engine {
     try {
       while (this.claims.length && !this.stopped) {
         const batch = this.claims.splice(0, 500);
-        const ids = [...new Set(batch.map((b) => b.id))].filter((id) => !this.active.has(id));
+        const ids = [...new Set(batch.map((b) => b.id))];
         try {
           const now = Date.now();
+          const simNow = this.o.clock.now();
           // A claim only touches rows nobody alive owns; sorted ids make concurrent claims by
           // several workers lock rows in the same order.
           ids.sort();
-          const rows = ids.length ? await claimOperations(this.o.db, ids, this.o.owner, now, this.o.leaseMs) : [];
-          for (const row of rows) this.adopt(row, now);
+          const rows = ids.length ? await claimOperations(this.o.db, ids, this.o.owner, now, this.o.leaseMs, simNow) : [];
+          for (const row of rows) this.adopt(row, simNow);
           for (const b of batch) b.resolve();
         } catch (err) {
           for (const b of batch) b.reject(err);
@@ -109,7 +128,7 @@ export class Engine {
   private adopt(row: OperationRow, now: number): void {
     const plan = planOf(row);
     const startedMs = row.started_ms ?? now;
-    const endMs = startedMs + Math.round(plan.duration_ms * (plan.outcome === 'fail' ? plan.fail_at : 1));
+    const endMs = planEndMs(startedMs, plan);
     this.active.set(row.id, { row, plan, startedMs, endMs, progress: row.progress, message: row.message });
     if (row.attempts > 1) this.o.logger.info({ operation_id: row.id, kind: row.kind, attempt: row.attempts }, 'operation taken over');
     this.schedule(row.id, now); // report "running" at once
@@ -122,19 +141,22 @@ export class Engine {
 
   private arm(): void {
     const next = this.timeline.peekKey();
-    if (next === undefined || this.flushing) return;
+    if (next === undefined || this.flushing || this.stopped) return;
     if (this.timer && next >= this.timerAt) return;
+    const delay = this.o.clock.wallDelay(next);
+    if (delay === Infinity) return; // paused: the clock's change re-arms us
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = next;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;
       void this.flush();
-    }, Math.max(0, next - Date.now()));
+    }, Math.min(delay, 2 ** 31 - 1));
   }
 
   private nextReport(a: Active, now: number): number {
-    const step = Math.max(1, Math.min(MAX_REPORT_GAP_MS, (a.endMs - a.startedMs) * STEP));
+    // The one-second gap is wall time (what a watcher sees); the 10 % step is the plan's own.
+    const step = Math.max(1, Math.min(MAX_REPORT_GAP_MS * this.o.clock.rate(), (a.endMs - a.startedMs) * STEP));
     return Math.min(a.endMs, now + step);
   }
 
@@ -142,16 +164,21 @@ export class Engine {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      const now = Date.now();
+      const now = this.o.clock.now();
+      const slack = 2 * this.o.clock.rate();
       const due: Active[] = [];
       const reports: Active[] = [];
-      while ((this.timeline.peekKey() ?? Infinity) <= now + 2) {
+      while ((this.timeline.peekKey() ?? Infinity) <= now + slack) {
         const id = this.timeline.pop()!;
         const a = this.active.get(id);
         if (!a) continue;
-        if (now >= a.endMs) due.push(a);
+        if (now + slack >= a.endMs) due.push(a);
         else reports.push(a);
       }
+      // After a clock advance many finish at once: earlier ends first, and one chunk at a time,
+      // so their events keep the simulated order.
+      due.sort((x, y) => x.endMs - y.endMs);
+      const jumped = due.length > 1 && due[0]!.endMs < now - MAX_REPORT_GAP_MS * this.o.clock.rate();
       // Completions and progress touch disjoint operations (a due operation is not reported), and
       // neither waits on lease renewal, so they run side by side on their own connections; on
       // PostgreSQL that overlaps their round trips, on SQLite they simply queue.
@@ -160,7 +187,8 @@ export class Engine {
       for (let i = 0; i < batched.length; i += COMPLETIONS_PER_TRANSACTION) chunks.push(batched.slice(i, i + COMPLETIONS_PER_TRANSACTION));
       for (const a of due) if (a.solo) chunks.push([a]);
       const completing = (async () => {
-        for (let i = 0; i < chunks.length; i += PARALLEL_COMPLETIONS) await Promise.all(chunks.slice(i, i + PARALLEL_COMPLETIONS).map((c) => this.complete(c)));
+        const parallel = jumped ? 1 : PARALLEL_COMPLETIONS;
+        for (let i = 0; i < chunks.length; i += parallel) await Promise.all(chunks.slice(i, i + parallel).map((c) => this.complete(c)));
       })();
       await Promise.all([completing, reports.length ? this.report(reports, now) : undefined]);
     } catch (err) {
@@ -174,24 +202,34 @@ export class Engine {
   private async report(batch: Active[], now: number): Promise<void> {
     const at = nowIso();
     const updates: ProgressUpdate[] = [];
-    const events: NewEvent[] = [];
+    const events: { id: string; event: NewEvent }[] = [];
     for (const a of batch) {
       const span = Math.max(1, a.plan.duration_ms);
       const fraction = Math.min(1, (now - a.startedMs) / span);
+      const before = a.progress;
       a.progress = Math.max(a.progress, Math.min(99, Math.floor(fraction * 100)));
+      // Woken late (a clock jump, a stalled event loop): the 10 % steps in between are still told.
+      for (const e of this.catchUp(a, before, a.progress)) events.push({ id: a.row.id, event: e });
       a.message = phaseAt(a.plan, fraction);
       a.row = { ...a.row, status: 'running', progress: a.progress, message: a.message, updated_at: at };
       updates.push({ id: a.row.id, progress: a.progress, message: a.message });
-      events.push(operationEvent(a.row));
+      events.push({ id: a.row.id, event: operationEvent(a.row) });
     }
+    let written: Set<string> | undefined;
     try {
       await this.o.db.transaction(async (trx) => {
-        await writeProgress(trx, this.o.owner, updates, at, now + this.o.leaseMs);
-        await appendEvents(trx, events);
+        written = await writeProgress(trx, this.o.owner, updates, at, Date.now() + this.o.leaseMs);
+        await appendEvents(trx, events.filter((e) => written!.has(e.id)).map((e) => e.event));
       });
       announceEvents(this.o.bus);
     } finally {
-      for (const a of batch) this.timeline.push(this.nextReport(a, Date.now()), a.row.id);
+      for (const a of batch) {
+        // Not written: the operation was reset, cancelled or taken over; it is no longer ours.
+        if (written && !written.has(a.row.id)) {
+          if (this.active.get(a.row.id) === a) this.active.delete(a.row.id);
+        }
+        else this.timeline.push(this.nextReport(a, this.o.clock.now()), a.row.id);
+      }
     }
   }
 
@@ -201,6 +239,8 @@ export class Engine {
       await this.o.db.transaction(async (trx) => {
         finished.length = 0;
         const events: NewEvent[] = [];
+        // Steps skipped by a clock jump are still told, in order, before the outcome.
+        for (const a of batch) for (const e of this.catchUp(a, a.progress, a.plan.outcome === 'fail' ? Math.floor(a.plan.fail_at * 100) : 100)) events.push(e);
         const closed = await completeOperations(
           trx,
           this.o.owner,
@@ -216,7 +256,7 @@ export class Engine {
       if (isDependencyUnavailable(err)) {
         // The database is away: nothing is poison, everything waits for it to return.
         this.o.logger.error({ err, count: batch.length }, 'completing operations failed: database unreachable; will retry');
-        for (const a of batch) this.timeline.push(Date.now() + 1000, a.row.id);
+        for (const a of batch) this.timeline.push(this.o.clock.now() + 1000 * this.o.clock.rate(), a.row.id);
         return;
       }
       if (batch.length > 1) {
@@ -228,12 +268,12 @@ export class Engine {
         this.o.logger.error({ err, operation_id: a.row.id, attempt: a.failures }, 'completing an operation failed; will retry');
         if (a.failures >= POISON_ATTEMPTS) return this.giveUp(a, err);
       }
-      for (const a of batch) this.timeline.push(Date.now() + 200, a.row.id);
+      for (const a of batch) this.timeline.push(this.o.clock.now() + 200 * this.o.clock.rate(), a.row.id);
       return;
     }
     announceEvents(this.o.bus);
     for (const [a, done] of finished) {
-      this.active.delete(a.row.id);
+      if (this.active.get(a.row.id) === a) this.active.delete(a.row.id);
       if (done) {
         const status = a.plan.outcome === 'succeed' ? 'succeeded' : 'failed';
         this.o.logger.info({ operation_id: a.row.id, kind: a.row.kind, resource_id: a.row.resource_id, status }, 'operation finished');
@@ -276,11 +316,21 @@ export class Engine {
     }
   }
 
+  /** Progress events at each 10 % step strictly between two reported values (SPEC §5). */
+  private catchUp(a: Active, from: number, to: number): NewEvent[] {
+    const events: NewEvent[] = [];
+    for (let p = (Math.floor(from / 10) + 1) * 10; p < to; p += 10) {
+      events.push(operationEvent({ ...a.row, status: 'running', progress: p, message: phaseAt(a.plan, p / 100) }));
+    }
+    return events;
+  }
+
   /** Stops taking work and hands back what is in flight: another worker resumes it where it was. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.unwatchClock?.();
     while (this.flushing) await new Promise((r) => setTimeout(r, 10));
     const ids = [...this.active.keys()];
     this.active.clear();

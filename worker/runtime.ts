@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { SharedClock } from '../core/clock/clock.js';
 import type { Db } from '../core/db.js';
 import type { Bus } from '../core/events/bus.js';
 import type { WorkQueue } from '../core/queue/queue.js';
@@ -19,6 +20,8 @@ export interface WorkerRuntimeOptions {
   onFinished?: (op: OperationRow, status: 'succeeded' | 'failed') => void;
   /** The lease owner id; `workerId()` by default. */
   owner?: string;
+  /** The simulated clock; opened here (and closed on stop) when the caller has none to share. */
+  clock?: SharedClock;
 }
 
 export interface WorkerRuntime {
@@ -43,7 +46,8 @@ export const workerId = (hostname = os.hostname()) => {
 /** Engine + queue consumer + reconciler: what `mockcloud worker` runs, and what `mockcloud up` embeds. */
 export async function startWorkerRuntime(o: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const owner = o.owner ?? workerId();
-  const engine = new Engine({ db: o.db, bus: o.bus, owner, logger: o.logger, leaseMs: o.leaseMs, onFinished: o.onFinished });
+  const clock = o.clock ?? (await SharedClock.open({ db: o.db, bus: o.bus }));
+  const engine = new Engine({ db: o.db, bus: o.bus, owner, logger: o.logger, leaseMs: o.leaseMs, clock, onFinished: o.onFinished });
   const reconciler = new Reconciler({
     db: o.db,
     dispatcher: o.queue,
@@ -70,6 +74,7 @@ export async function startWorkerRuntime(o: WorkerRuntimeOptions): Promise<Worke
       reconciler.stop();
       await o.queue.stopConsuming();
       await engine.stop();
+      if (!o.clock) await clock.close();
     },
   };
 }

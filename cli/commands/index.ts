@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.js';
 import { registerApiCommand } from './api.js';
 import { registerCompletionCommand } from './completion.js';
+import { registerEmulatorCommands } from './emulator.js';
 import { registerEnvCommands } from './env.js';
 import { registerOpCommands } from './op.js';
 import { registerSgCommands } from './sg.js';
@@ -40,6 +41,7 @@ Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 inter
   registerOpCommands(program);
   registerTailCommand(program);
   registerSimCommands(program);
+  registerEmulatorCommands(program);
   registerCompletionCommand(program);
   registerApiCommand(program);
   registerStatusCommand(program);

@@ -8,7 +8,7 @@ export const insertOperation = (db: Q, row: OperationRow) => db('operations').in
  * UPDATE is the whole concurrency story — of two workers handed the same message, exactly one gets
  * the row back. Claims are batched (one statement for every message that arrived meanwhile).
  */
-export async function claimOperations(db: Q, ids: string[], owner: string, now: number, leaseMs: number): Promise<OperationRow[]> {
+export async function claimOperations(db: Q, ids: string[], owner: string, now: number, leaseMs: number, simNow = now): Promise<OperationRow[]> {
   const at = new Date(now).toISOString();
   return (await db('operations')
     .whereIn('id', ids)
@@ -19,7 +19,8 @@ export async function claimOperations(db: Q, ids: string[], owner: string, now: 
       lease_expires_ms: now + leaseMs,
       status: 'running',
       started_at: db.raw('coalesce(started_at, ?)', [at]),
-      started_ms: db.raw('coalesce(started_ms, ?)', [now]),
+      // started_ms is simulated time (the plan's clock); leases are wall time.
+      started_ms: db.raw('coalesce(started_ms, ?)', [Math.round(simNow)]),
       attempts: db.raw('attempts + 1'),
       updated_at: at,
     })
@@ -56,12 +57,14 @@ export interface ProgressUpdate {
  * operations in flight reports each one every second, so per-row statements would not keep up.
  * Progress only ever grows (max of old and new), and only the lease holder may write.
  */
-export async function writeProgress(db: Q, owner: string, updates: ProgressUpdate[], at: string, leaseUntil: number): Promise<void> {
+export async function writeProgress(db: Q, owner: string, updates: ProgressUpdate[], at: string, leaseUntil: number): Promise<Set<string>> {
+  // The ids actually written: an operation reset, cancelled or taken over meanwhile is not ours.
+  const written = new Set<string>();
   for (let i = 0; i < updates.length; i += 300) {
     const chunk = updates.slice(i, i + 300);
     const progressCase = chunk.map(() => 'when ? then ?').join(' ');
     const messageCase = chunk.map(() => 'when ? then ?').join(' ');
-    await db('operations')
+    const rows = (await db('operations')
       .whereIn('id', chunk.map((u) => u.id))
       .andWhere({ lease_owner: owner, status: 'running' })
       .update({
@@ -70,8 +73,11 @@ export async function writeProgress(db: Q, owner: string, updates: ProgressUpdat
         updated_at: at,
         // Reporting progress is proof of life: it renews the lease of what it reports.
         lease_expires_ms: leaseUntil,
-      });
+      })
+      .returning('id')) as { id: string }[];
+    for (const r of rows) written.add(r.id);
   }
+  return written;
 }
 
 /** Finishes an operation exactly once: only the lease holder, only from `running`. */

@@ -38,6 +38,8 @@ export async function recordOperation(trx: Q, ctx: Ctx, s: Submission, settings:
     rng: makeRng(settings.seed),
     key: [s.environmentName, s.resourceName, s.kind, ordinal],
     tags: s.tags,
+    // A chaos rule matched the request that started this (decided now, so it replays with the plan).
+    forced: ctx.forcedFailure,
   });
   const at = nowIso();
   const row: OperationRow = {
@@ -70,5 +72,5 @@ export async function recordOperation(trx: Q, ctx: Ctx, s: Submission, settings:
 /** A polite polling interval for Retry-After: about a tenth of the expected duration, 1–10 s. */
 export const retryAfterSeconds = (row: OperationRow) => {
   const plan = JSON.parse(row.plan ?? '{"duration_ms":0}') as Plan;
-  return Math.min(10, Math.max(1, Math.ceil(plan.duration_ms / 10_000)));
+  return Math.min(10, Math.max(1, Math.ceil((plan.duration_ms * (plan.time_scale ?? 1)) / 10_000)));
 };

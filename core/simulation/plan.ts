@@ -19,6 +19,18 @@ export interface Plan {
   fail_at: number;
   error: { code: string; message: string } | null;
   phases: Phase[];
+  /** The time scale at submission (durations above are simulated time); used for polling hints. */
+  time_scale?: number;
+}
+
+/** When the plan's outcome takes effect, in simulated ms (earlier than the end for a failure). */
+export const planEndMs = (startedMs: number, plan: Plan) => startedMs + Math.round(plan.duration_ms * (plan.outcome === 'fail' ? plan.fail_at : 1));
+
+/** A fault injected by a chaos rule at submission: the operation fails at this progress. */
+export interface ForcedFailure {
+  code: string;
+  message: string;
+  at_progress: number;
 }
 
 const PHASES: Record<OperationKind, string[]> = {
@@ -71,24 +83,32 @@ export interface PlanInput {
   /** What makes this decision reproducible: environment name, resource name, operation ordinal. */
   key: (string | number)[];
   tags: Record<string, string>;
+  forced?: ForcedFailure;
 }
 
-export function planOperation({ kind, settings, rng, key, tags }: PlanInput): Plan {
+export function planOperation({ kind, settings, rng, key, tags, forced }: PlanInput): Plan {
   const k = settings.operations[kind];
   const spec = MACHINE[kind];
   const tagDuration = tags[DURATION_TAG];
   const seconds = tagDuration !== undefined ? Number(tagDuration) : k.min_s + (k.max_s - k.min_s) * rng(...key, 'duration');
-  const duration_ms = Math.round(seconds * 1000 * settings.time_scale);
+  // Durations are simulated time: the clock runs at 1 / time_scale, so time_scale 0.01 plays a 45 s
+  // create in 0.45 s of wall time. Scale 0 means "instant": the operation takes no simulated time.
+  const duration_ms = settings.time_scale === 0 ? 0 : Math.round(seconds * 1000);
+  const time_scale = settings.time_scale;
   const tagOutcome = spec.isCreate ? tags[OUTCOME_TAG] : undefined;
   const fails = tagOutcome !== undefined ? tagOutcome === 'fail' : rng(...key, 'fails') < k.failure_rate;
   const names = PHASES[kind];
   const phases = names.map((message, i) => ({ at: i / names.length, message }));
-  if (!fails) return { duration_ms, outcome: 'succeed', fail_at: 1, error: null, phases };
+  if (forced) {
+    const error = { code: forced.code, message: forced.message };
+    return { duration_ms, outcome: 'fail', fail_at: Math.min(1, Math.max(0, forced.at_progress / 100)), error, phases, time_scale };
+  }
+  if (!fails) return { duration_ms, outcome: 'succeed', fail_at: 1, error: null, phases, time_scale };
   const choices = FAILURES[spec.resource];
   const error = tagOutcome === 'fail'
     ? { code: 'provisioning_failed', message: `forced to fail by the ${OUTCOME_TAG}=fail tag` }
     : choices[Math.floor(rng(...key, 'error') * choices.length)]!;
-  return { duration_ms, outcome: 'fail', fail_at: 0.3 + 0.6 * rng(...key, 'fail_at'), error, phases };
+  return { duration_ms, outcome: 'fail', fail_at: 0.3 + 0.6 * rng(...key, 'fail_at'), error, phases, time_scale };
 }
 
 /** The phase message at a given fraction of the duration. */

@@ -15,7 +15,7 @@ export const SIMULATION_CHANNEL = 'mockcloud:simulation';
 export class SimulationService {
   private cache: { value: SimulationSettings; at: number } | undefined;
 
-  constructor(private readonly deps: { db: Db; bus: Bus; base: StoredSimulation }) {}
+  constructor(private readonly deps: { db: Db; bus: Bus; base: StoredSimulation; clock?: { setTimeScale(timeScale: number): Promise<unknown> } }) {}
 
   async start(): Promise<void> {
     await this.deps.bus.subscribe(SIMULATION_CHANNEL, () => {
@@ -49,6 +49,8 @@ export class SimulationService {
     });
     this.cache = undefined;
     await this.deps.bus.publish(SIMULATION_CHANNEL, '1').catch(() => undefined);
+    // The simulated clock's pace is 1 / time_scale: it follows at once, on every replica.
+    await this.deps.clock?.setTimeScale(next.time_scale);
     return effectiveSettings(next);
   }
 }

@@ -6,6 +6,7 @@ import { AppError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
 import type { Services } from '../services.js';
 import { ctxOf, header, param, sendResource } from '../http.js';
+import { adminHandlers } from './admin.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents, type StreamHooks } from './events.js';
 import { syncCrudHandlers } from './sync-crud.js';
@@ -34,6 +35,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
       sendResource(res, 200, await replaceSecurityGroup(s.securityGroups, ctxOf(res), param(req, 'id'), req.body, header(req, 'if-match'))),
     ...vmHandlers(s),
     ...volumeHandlers(s),
+    ...adminHandlers(s),
     listOperations: async (req, res) => {
       const q = req.query as Record<string, string | undefined>;
       res.json(

@@ -119,6 +119,32 @@ describe('contract: every operation of openapi.yaml', function () {
     await sse.close();
     await ok(http.del(`/api/v1/environments/${env.id}`), 204);
 
+    // Emulator control (SPEC §11).
+    await ok(http.get('/api/v1/admin/clock'), 200);
+    await ok(http.post('/api/v1/admin/clock/pause'), 200);
+    await ok(http.post('/api/v1/admin/clock/resume'), 200);
+    await ok(http.post('/api/v1/admin/clock/advance', { seconds: 1 }), 200);
+    await ok(http.post('/api/v1/admin/clock/advance', { seconds: 0 }), 400);
+    const rule = await ok(http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'listImages' }, effect: { status: 503 }, times: 1 }), 201);
+    await ok(http.get('/api/v1/images'), 503);
+    await ok(http.get('/api/v1/admin/chaos/rules'), 200);
+    await ok(http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'nope' }, effect: { status: 503 } }), 422);
+    await ok(http.del(`/api/v1/admin/chaos/rules/${rule.id}`), 204);
+    await ok(http.del('/api/v1/admin/chaos/rules/chaos-gone'), 404);
+    await ok(http.del('/api/v1/admin/chaos/rules'), 204);
+    const state = await ok(http.get('/api/v1/admin/state'), 200);
+    await ok(http.post('/api/v1/admin/state?strategy=merge&dry_run=true', state), 200);
+    await ok(http.post('/api/v1/admin/state', { schema_version: 99 }), 422);
+    const snap = uniq('snap');
+    await ok(http.post('/api/v1/admin/snapshots', { name: snap }), 201);
+    await ok(http.get('/api/v1/admin/snapshots'), 200);
+    await ok(http.post(`/api/v1/admin/snapshots/${snap}/restore?dry_run=true`), 200);
+    await ok(http.post('/api/v1/admin/snapshots/nope/restore'), 404);
+    await ok(http.del(`/api/v1/admin/snapshots/${snap}`), 204);
+    await ok(http.get('/api/v1/admin/init'), 200);
+    await ok(http.post('/api/v1/admin/reset', { environment_id: 'env-gone' }), 404);
+    await ok(http.post('/api/v1/admin/reset', {}), 200);
+
     const missing = specOperationIds(spec).filter((id) => !seen.some((s) => s.operationId === id));
     expect(missing, 'operations the scenario never reached').to.deep.equal([]);
   });

@@ -87,6 +87,10 @@ export interface TestApi extends TestStack {
 export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> {
   const stack = await openTestStack();
   const logger = testLogger();
+  // Settings and the clock left by an earlier suite (the distributed run shares one database) must
+  // not leak into this one: drop the stored settings before the services read them.
+  await stack.db('simulation_settings').where({ id: 1 }).delete();
+  await stack.db('simulated_clock').where({ id: 1 }).update({ paused: false });
   const services = await createServices({
     db: stack.db,
     bus: stack.bus,
@@ -115,6 +119,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await worker?.stop();
+      await services.clock.clock.close();
       await stack.close();
     },
   };
