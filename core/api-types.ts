@@ -502,7 +502,7 @@ export interface paths {
         put?: never;
         /**
          * Reset everything, a project or an environment
-         * @description Deletes the scope's resources and operations in one transaction; operations in flight end as failed with code `cancelled` (with their events) and a `reset` event is appended. An empty body resets everything.
+         * @description Deletes the scope's resources and operations in one transaction; operations in flight end as failed with code `cancelled` (with their events) and an `emulator.reset` event is appended (SSE `event: emulator.reset`; the SSE `reset` event means something else: a resume point that is gone). An empty body resets everything.
          */
         post: operations["resetEmulator"];
         delete?: never;

@@ -78,7 +78,7 @@ export async function resetScope(trx: Q, scope: ResetScope, emit: (e: NewEvent) 
   const counts = { environments, security_groups: securityGroups, vms, volumes, operations, cancelled: inflight.length };
   emit({
     projectId: scope.project_id ?? 'default',
-    type: 'reset',
+    type: 'emulator.reset', // not `reset`: that SSE event name means "your resume point is gone" (server/handlers/events.ts)
     resourceType: scope.environment_id ? 'environment' : 'project',
     resourceId: scope.environment_id ?? scope.project_id ?? '*',
     environmentId: scope.environment_id ?? null,

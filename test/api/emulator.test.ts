@@ -155,7 +155,7 @@ describe('emulator control: reset', function () {
     const last = JSON.parse(cancelled.at(-1)!.data);
     expect(cancelled.at(-1)!.type).to.equal('operation.failed');
     expect(last.error.code).to.equal('cancelled');
-    const reset = await api.db('events').where({ type: 'reset' }).orderBy('seq', 'desc').first();
+    const reset = await api.db('events').where({ type: 'emulator.reset' }).orderBy('seq', 'desc').first();
     expect(reset.seq).to.be.greaterThan(cancelled.at(-1)!.seq);
     // The other environment is untouched, its operation still in flight.
     expect((await http.get(`/api/v1/environments/${keep.id}`)).status).to.equal(200);
