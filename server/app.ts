@@ -10,6 +10,8 @@ import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
+import type { RateLimiter } from '../core/identity/rate-limit.js';
+import { access, specOperations } from './access.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
 import { errorHandler } from './problem.js';
@@ -25,11 +27,13 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Open SSE streams; the composition root ends them on shutdown. */
   streams?: Set<Response>;
+  /** Per-token request budgets (SPEC §10); none → unlimited. */
+  rateLimiter?: RateLimiter;
 }
 
 type OpenApiRequest = Request & { openapi?: { schema?: { operationId?: string } } };
 
-const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'];
+const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'RateLimit-Policy', 'RateLimit', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Mockcloud-Authz-Would-Deny', 'WWW-Authenticate'];
 
 /** Reads the operationIds declared in openapi.yaml. */
 export function specOperationIds(spec: unknown): string[] {
@@ -49,6 +53,8 @@ export function createApp(opts: AppOptions): Express {
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
   if (missing.length) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);
+  // Likewise an operation that does not say which scope it needs (SPEC §10).
+  const operations = specOperations(spec);
 
   const app = express();
   app.disable('x-powered-by');
@@ -103,10 +109,7 @@ export function createApp(opts: AppOptions): Express {
     next();
   });
 
-  app.use((_req, res, next) => {
-    res.locals.ctx = { projectId: 'default', requestId: String(_req.headers['x-request-id']) };
-    next();
-  });
+  app.use(access(operations, { mode: opts.services.identity.mode, identity: opts.services.identity, audit: opts.services.audit, limiter: opts.rateLimiter, logger: opts.logger, metrics: opts.metrics }));
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
   if (opts.observe || opts.metrics) {
@@ -130,6 +133,8 @@ export function createApp(opts: AppOptions): Express {
       validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
       validateResponses: opts.validateResponses ? { onError: (err) => { throw err; } } : false,
       validateFormats: true,
+      // The bearer scheme is documented for clients; server/access.ts does the checking.
+      validateSecurity: false,
     }),
   );
 

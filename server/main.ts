@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
@@ -67,7 +69,9 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const { db, bus, queue, probes, embedded, sqliteFile } = await openInfrastructure(config, logger);
   // Start-up configuration is the simulation's starting point; PATCH /simulation changes it at run time.
   await db('simulation_settings').where({ id: 1 }).delete();
-  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes });
+  const adminToken = config.auth !== 'off' ? (config.adminToken ?? (mode === 'up' ? bootstrapAdminToken(config) : undefined)) : undefined;
+  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes, auth: { mode: config.auth, adminToken } });
+  const rateLimiter = await openRateLimiter(config);
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
   const metrics = createMetrics(mode === 'up' ? 'mockcloud' : 'mockcloud-server', { inFlight: () => inFlight(), queueDepth: () => queue.depth() });
@@ -84,7 +88,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       });
   if (worker) inFlight = () => worker.engine.inFlight;
   const streams = new Set<Response>();
-  const app = createApp({ services, logger, metrics, streams });
+  const app = createApp({ services, logger, metrics, streams, rateLimiter: rateLimiter?.limiter });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -92,6 +96,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ auth: config.auth, admin_token: adminToken ? 'set' : 'none', rate_limit: config.rateLimit ? `${config.rateLimit.points}/${config.rateLimit.durationS}s${config.redisUrl ? ' (redis)' : ''}` : 'off' }, `auth ${config.auth}`);
   logger.info({ url, mode, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql', queue: config.amqpUrl ? 'rabbitmq' : 'in-process', bus: config.redisUrl ? 'redis' : 'in-process' }, 'mockcloud API listening');
 
   let stopping: Promise<void> | undefined;
@@ -105,6 +110,8 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       await closed;
       clearTimeout(cut);
       await worker?.stop();
+      await services.identity.stop();
+      rateLimiter?.close();
       await queue.close();
       await bus.close();
       await db.destroy();
@@ -124,6 +131,34 @@ export async function runApi(config: Config, mode: Mode): Promise<void> {
   if (mode === 'up') process.stderr.write(`mockcloud is up at ${running.url} (docs: ${running.url}/docs) — Ctrl-C to stop\n`);
   await untilSignal(logger);
   await running.stop();
+}
+
+/**
+ * `mockcloud up` with auth on and no MOCKCLOUD_ADMIN_TOKEN: a generated token, kept in the data dir
+ * (0600) so restarts keep it, and printed once, when it is made (SPEC §10). --memory keeps nothing,
+ * so there it is new and printed on every start.
+ */
+export function bootstrapAdminToken(config: Config): string {
+  const file = path.join(config.dataDir, 'admin-token');
+  if (!config.memory && fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = `mcadmin_${randomBytes(32).toString('base64url')}`;
+  if (!config.memory) {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  }
+  process.stderr.write(`mockcloud: generated the admin token (shown once${config.memory ? '' : `, kept in ${file}`}):\n  ${token}\n`);
+  return token;
+}
+
+/** Rate limiting (SPEC §10): counters in Redis when replicas share one, else in this process. */
+async function openRateLimiter(config: Config) {
+  if (!config.rateLimit) return undefined;
+  const { createRateLimiter } = await import('../core/identity/rate-limit.js');
+  if (!config.redisUrl) return { limiter: createRateLimiter(config.rateLimit), close: () => undefined };
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on('error', () => undefined); // the limiter's memory insurance takes over while Redis is away
+  return { limiter: createRateLimiter(config.rateLimit, { redis }), close: () => redis.disconnect() };
 }
 
 export function untilSignal(logger: Logger): Promise<void> {

@@ -41,6 +41,7 @@ export interface ProblemDoc {
   request_id?: string;
   errors?: FieldError[];
   dependents?: { id: string; type: string }[];
+  missing_scopes?: string[];
 }
 
 export function problemOf(err: AppError, req: Request): ProblemDoc {
@@ -55,6 +56,7 @@ export function problemOf(err: AppError, req: Request): ProblemDoc {
   };
   if (err.errors?.length) doc.errors = err.errors;
   if (err.dependents) doc.dependents = err.dependents;
+  if (err.missingScopes) doc.missing_scopes = err.missingScopes;
   return doc;
 }
 

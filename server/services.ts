@@ -4,6 +4,9 @@ import { EnvironmentService } from '../core/environments/service.js';
 import type { Bus } from '../core/events/bus.js';
 import { EventFeed } from '../core/events/feed.js';
 import { IdempotencyStore } from '../core/idempotency/store.js';
+import type { AuthMode } from '../core/identity/access.js';
+import { AuditLog } from '../core/identity/audit.js';
+import { IdentityService } from '../core/identity/service.js';
 import { OperationService } from '../core/operations/service.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 import { SecurityGroupService } from '../core/security-groups/service.js';
@@ -29,6 +32,8 @@ export interface Services {
   simulation: SimulationService;
   events: EventFeed;
   idempotency: IdempotencyStore;
+  identity: IdentityService;
+  audit: AuditLog;
   health: { readiness(): Promise<Readiness> };
 }
 
@@ -39,6 +44,8 @@ export interface ServiceDeps {
   simulation: StoredSimulation;
   /** Extra readiness probes by name (queue, bus), supplied by the composition root. */
   probes?: Record<string, Probe>;
+  /** SPEC §10; off when absent. */
+  auth?: { mode: AuthMode; adminToken?: string };
 }
 
 export async function createServices(deps: ServiceDeps): Promise<Services> {
@@ -53,6 +60,8 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   };
   const simulation = new SimulationService({ db, bus, base: deps.simulation });
   await simulation.start();
+  const identity = new IdentityService({ db, bus, mode: deps.auth?.mode ?? 'off', adminToken: deps.auth?.adminToken });
+  await identity.start();
   return {
     environments: new EnvironmentService({ db, bus }),
     securityGroups: new SecurityGroupService({ db, bus }),
@@ -62,6 +71,8 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     simulation,
     events: new EventFeed({ db, bus }),
     idempotency: new IdempotencyStore(db),
+    identity,
+    audit: new AuditLog(db),
     health: {
       async readiness() {
         const entries = await Promise.all(

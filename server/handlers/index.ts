@@ -6,6 +6,7 @@ import type { Services } from '../services.js';
 import { ctxOf, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents, type StreamHooks } from './events.js';
+import { identityHandlers } from './identity.js';
 import { syncCrudHandlers } from './sync-crud.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
@@ -28,6 +29,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     deleteSecurityGroup: sgs.delete,
     ...vmHandlers(s),
     ...volumeHandlers(s),
+    ...identityHandlers(s),
     listOperations: async (req, res) => {
       const q = req.query as Record<string, string | undefined>;
       res.json(

@@ -70,6 +70,13 @@ export interface TestApiOptions {
   /** Run a worker in the same process (default true). */
   worker?: boolean;
   observe?: AppOptions['observe'];
+  /** SPEC §10 auth mode (default off) and the admin token. */
+  auth?: 'off' | 'soft' | 'enforce';
+  adminToken?: string;
+  rateLimiter?: AppOptions['rateLimiter'];
+  metrics?: AppOptions['metrics'];
+  /** Share another stack's database, bus and queue: a second replica of the same deployment. */
+  stack?: TestStack;
 }
 
 export interface TestApi extends TestStack {
@@ -80,19 +87,21 @@ export interface TestApi extends TestStack {
 
 /** The API on port 0 with response validation on: any undocumented status or field fails the test. */
 export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> {
-  const stack = await openTestStack();
+  const shared = opts.stack;
+  const stack = shared ?? (await openTestStack());
   const logger = testLogger();
   const services = await createServices({
     db: stack.db,
     bus: stack.bus,
     dispatcher: stack.queue,
     simulation: { time_scale: opts.timeScale ?? 0, seed: opts.seed ?? null, failure_rate: opts.failureRate ?? 0, operations: {} },
+    auth: { mode: opts.auth ?? 'off', adminToken: opts.adminToken },
   });
   await stack.db('simulation_settings').where({ id: 1 }).delete();
   const worker = opts.worker === false
     ? undefined
     : await startWorkerRuntime({ db: stack.db, bus: stack.bus, queue: stack.queue, logger, leaseMs: opts.leaseMs ?? 5000, sole: false });
-  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe });
+  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe, rateLimiter: opts.rateLimiter, metrics: opts.metrics });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -106,7 +115,8 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await worker?.stop();
-      await stack.close();
+      await services.identity.stop();
+      if (!shared) await stack.close();
     },
   };
 }
