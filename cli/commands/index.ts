@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerEnvCommands } from './env.js';
+import { registerIdentityCommands } from './identity.js';
 import { registerOpCommands } from './op.js';
 import { registerSgCommands } from './sg.js';
 import { registerSimCommands } from './sim.js';
@@ -37,4 +38,5 @@ Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 inter
   registerTailCommand(program);
   registerSimCommands(program);
   registerCompletionCommand(program);
+  registerIdentityCommands(program);
 }
