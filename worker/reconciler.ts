@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../core/db.js';
+import { AuditLog } from '../core/identity/audit.js';
 import { orphanedOperations } from '../core/operations/queries.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 
@@ -64,6 +65,8 @@ export class Reconciler {
       await new Promise((r) => setImmediate(r));
     }
     await this.o.db('idempotency_keys').where('expires_ms', '<', Date.now()).delete();
+    // The audit trail is kept like operations and events (SPEC §10).
+    removed += await new AuditLog(this.o.db).prune(cutoff);
     return removed;
   }
 
