@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { benchApi } from './api.js';
+import { benchAuth } from './auth.js';
 import { benchCliStartup } from './cli-startup.js';
 import { benchColdStart } from './cold-start.js';
 import { benchInflight } from './inflight.js';
@@ -15,6 +16,7 @@ import { formatTable, log, row, type Row } from './lib.js';
 
 const BENCHES: Record<string, () => Promise<Row[]>> = {
   api: () => benchApi(),
+  auth: () => benchAuth(),
   provisioning: () => benchProvisioning(),
   inflight: () => benchInflight(),
   'cold-start': () => benchColdStart(),
