@@ -33,7 +33,7 @@ export async function benchAuth(opts: { connections?: number; seconds?: number; 
   const rounds = opts.rounds ?? 2;
   const common = ['--memory', '--time-scale', '0', '--failure-rate', '0'];
   const off = await startMockcloud('up', common, { MOCKCLOUD_AUTH: 'off', MOCKCLOUD_RATE_LIMIT: 'off' });
-  const on = await startMockcloud('up', common, { MOCKCLOUD_AUTH: 'enforce', MOCKCLOUD_ADMIN_TOKEN: ADMIN, MOCKCLOUD_RATE_LIMIT: '1000000000/min' });
+  const on = await startMockcloud('up', common, { MOCKCLOUD_AUTH: 'enforce', MOCKCLOUD_ADMIN_TOKEN: ADMIN, MOCKCLOUD_RATE_LIMIT: '100000000/min' });
   try {
     const a = await sample(off.url, undefined);
     const b = await sample(on.url, ADMIN);
