@@ -96,6 +96,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (config.auth !== 'off' && !adminToken) logger.warn('auth is on without MOCKCLOUD_ADMIN_TOKEN: nobody can manage users and projects here');
   logger.info({ auth: config.auth, admin_token: adminToken ? 'set' : 'none', rate_limit: config.rateLimit ? `${config.rateLimit.points}/${config.rateLimit.durationS}s${config.redisUrl ? ' (redis)' : ''}` : 'off' }, `auth ${config.auth}`);
   logger.info({ url, mode, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql', queue: config.amqpUrl ? 'rabbitmq' : 'in-process', bus: config.redisUrl ? 'redis' : 'in-process' }, 'mockcloud API listening');
 

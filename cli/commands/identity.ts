@@ -273,5 +273,26 @@ export function registerIdentityCommands(program: Command): void {
         say(ctx, `revoked ${id}`);
       }),
     );
+
+  // Examples for every subcommand, in one place.
+  const EXAMPLES: Record<string, string[]> = {
+    'context list': ['mockcloud context list', 'mockcloud context list --output json'],
+    'context use': ['mockcloud context use ci'],
+    'context add': ['mockcloud context add local --endpoint http://localhost:8000 --token mc_…', 'mockcloud context add ci --endpoint http://mockcloud.ci:8000 --token mc_… --use'],
+    'project create': ['mockcloud project create team-a', 'mockcloud project create team-a --owner alice --output json'],
+    'project list': ['mockcloud project list', 'mockcloud project list --output json'],
+    'project members': ['mockcloud project members team-a', 'mockcloud project members team-a --add bob --role editor', 'mockcloud project members team-a --remove bob'],
+    'user create': ['mockcloud user create alice', 'mockcloud user create bob --email bob@example.com'],
+    'user list': ['mockcloud user list', 'mockcloud user list --output json'],
+    'token create': ['mockcloud token create ci --scope vms:write --scope environments:read', 'mockcloud token create ro --scope "*:read" --expires-in 3600 --quiet', 'mockcloud token create bot --scope vms:read --in-project team-a --user bob'],
+    'token list': ['mockcloud token list', 'mockcloud token list --all --output json'],
+    'token revoke': ['mockcloud token revoke tok-…'],
+  };
+  for (const group of [context, project, user, token]) {
+    for (const sub of group.commands) {
+      const lines = EXAMPLES[`${group.name()} ${sub.name()}`];
+      if (lines) examples(sub, lines);
+    }
+  }
 }
 
