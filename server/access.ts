@@ -66,9 +66,8 @@ export interface AccessOptions {
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,512})[ \t]*$/i;
 
-function matchOperation(ops: SpecOperation[], method: string, path: string): { op: SpecOperation; params: Record<string, string> } | undefined {
-  for (const op of ops) {
-    if (op.method !== method) continue;
+function matchOperation(byMethod: Map<string, SpecOperation[]>, method: string, path: string): { op: SpecOperation; params: Record<string, string> } | undefined {
+  for (const op of byMethod.get(method) ?? []) {
     const m = op.pattern.exec(path);
     if (m) return { op, params: m.groups ?? {} };
   }
@@ -77,6 +76,8 @@ function matchOperation(ops: SpecOperation[], method: string, path: string): { o
 
 export function access(ops: SpecOperation[], o: AccessOptions) {
   const { mode, identity, audit, limiter, logger, metrics } = o;
+  const byMethod = new Map<string, SpecOperation[]>();
+  for (const op of ops) byMethod.set(op.method, [...(byMethod.get(op.method) ?? []), op]);
   const policy = limiter ? `"default";q=${limiter.budget.points};w=${limiter.budget.durationS}` : undefined;
 
   const record = (req: Request, res: Response, principal: Principal | undefined, projectId: string, operationId: string | undefined, resourceId: string | undefined, status: number, decision: 'allowed' | 'denied' | 'would_deny', reason?: string) =>
@@ -102,7 +103,7 @@ export function access(ops: SpecOperation[], o: AccessOptions) {
       res.locals.ctx = { projectId: 'default', requestId };
       return next();
     }
-    const matched = req.path.startsWith('/api/') || req.path === '/health' || req.path === '/ready' ? matchOperation(ops, req.method, req.path) : undefined;
+    const matched = req.path.startsWith('/api/') || req.path === '/health' || req.path === '/ready' ? matchOperation(byMethod, req.method, req.path) : undefined;
     const op = matched?.op;
     if (!op && !req.path.startsWith('/api/')) {
       res.locals.ctx = { projectId: 'default', requestId };
