@@ -36,7 +36,11 @@ export interface paths {
         };
         /** Get a environment */
         get: operations["getEnvironment"];
-        put?: never;
+        /**
+         * Replace an environment's writable fields (whole document)
+         * @description Whole-document update for declarative clients: the body is the create document, and the writable fields become exactly what it says. A field left out takes its create default; a tag left out is removed (a JSON merge patch cannot remove tags it does not name). Immutable fields must equal the current value (422 `immutable_field`), the same rules as PATCH apply otherwise. Answers 200 with the whole resource.
+         */
+        put: operations["replaceEnvironment"];
         post?: never;
         /**
          * Delete a environment
@@ -84,7 +88,11 @@ export interface paths {
         };
         /** Get a security group */
         get: operations["getSecurityGroup"];
-        put?: never;
+        /**
+         * Replace a security group's writable fields (whole document)
+         * @description Whole-document update for declarative clients: the body is the create document, and the writable fields become exactly what it says. A field left out takes its create default; a tag left out is removed (a JSON merge patch cannot remove tags it does not name). Immutable fields must equal the current value (422 `immutable_field`), the same rules as PATCH apply otherwise. Answers 200 with the whole resource.
+         */
+        put: operations["replaceSecurityGroup"];
         post?: never;
         /**
          * Delete a security group
@@ -135,7 +143,11 @@ export interface paths {
         };
         /** Get a VM */
         get: operations["getVm"];
-        put?: never;
+        /**
+         * Replace a VM's writable fields (whole document)
+         * @description Whole-document update for declarative clients: the body is the create document, and the writable fields become exactly what it says. A field left out takes its create default; a tag left out is removed (a JSON merge patch cannot remove tags it does not name). Immutable fields must equal the current value (422 `immutable_field`), the same rules as PATCH apply otherwise. Answers 200 with the whole resource.
+         */
+        put: operations["replaceVm"];
         post?: never;
         /**
          * Delete a VM
@@ -186,7 +198,11 @@ export interface paths {
         };
         /** Get a volume */
         get: operations["getVolume"];
-        put?: never;
+        /**
+         * Replace a volume's writable fields (whole document)
+         * @description Whole-document update for declarative clients: the body is the create document, and the writable fields become exactly what it says. A field left out takes its create default; a tag left out is removed (a JSON merge patch cannot remove tags it does not name). Immutable fields must equal the current value (422 `immutable_field`), the same rules as PATCH apply otherwise. Answers 200 with the whole resource.
+         */
+        put: operations["replaceVolume"];
         post?: never;
         /**
          * Delete a volume
@@ -1257,6 +1273,72 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `Prefer: wait`: the VM after its create operation ended (`running`, or `error`). */
+        VmCreatedAfterWait: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                Location: components["headers"]["Location"];
+                "Operation-Location": components["headers"]["OperationLocation"];
+                "Preference-Applied": components["headers"]["PreferenceApplied"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Vm"];
+            };
+        };
+        /** @description `Prefer: wait`: the VM after the operation ended. */
+        VmSettledAfterWait: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                Location: components["headers"]["Location"];
+                "Operation-Location": components["headers"]["OperationLocation"];
+                "Preference-Applied": components["headers"]["PreferenceApplied"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Vm"];
+            };
+        };
+        /** @description `Prefer: wait`: the volume after its create operation ended (`available`, or `error`). */
+        VolumeCreatedAfterWait: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                Location: components["headers"]["Location"];
+                "Operation-Location": components["headers"]["OperationLocation"];
+                "Preference-Applied": components["headers"]["PreferenceApplied"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Volume"];
+            };
+        };
+        /** @description `Prefer: wait`: the volume after the operation ended. */
+        VolumeSettledAfterWait: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                Location: components["headers"]["Location"];
+                "Operation-Location": components["headers"]["OperationLocation"];
+                "Preference-Applied": components["headers"]["PreferenceApplied"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Volume"];
+            };
+        };
+        /** @description `Prefer: wait`: the delete operation succeeded; the resource is gone and its name is free. */
+        DeletedAfterWait: {
+            headers: {
+                "Operation-Location": components["headers"]["OperationLocation"];
+                "Preference-Applied": components["headers"]["PreferenceApplied"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
     };
     parameters: {
         Id: string;
@@ -1280,6 +1362,8 @@ export interface components {
         TagsFilter: {
             [key: string]: string;
         };
+        /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+        PreferWait: string;
     };
     requestBodies: never;
     headers: {
@@ -1305,6 +1389,8 @@ export interface components {
         WWWAuthenticate: string;
         /** @description Request id (echoed from the request or generated). */
         XRequestId: string;
+        /** @description `wait=<seconds>` when the answer waited for the operation to end (`Prefer: wait`). */
+        PreferenceApplied: string;
     };
     pathItems: never;
 }
@@ -1414,6 +1500,51 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    replaceEnvironment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentCreate"];
+            };
+        };
+        responses: {
+            /** @description The replaced resource. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Environment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1608,6 +1739,51 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    replaceSecurityGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecurityGroupCreate"];
+            };
+        };
+        responses: {
+            /** @description The replaced resource. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityGroup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     deleteSecurityGroup: {
         parameters: {
             query?: never;
@@ -1731,6 +1907,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path?: never;
             cookie?: never;
@@ -1741,6 +1919,7 @@ export interface operations {
             };
         };
         responses: {
+            201: components["responses"]["VmCreatedAfterWait"];
             /** @description Creation started; the VM is `creating`. */
             202: {
                 headers: {
@@ -1799,10 +1978,12 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    deleteVm: {
+    replaceVm: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
@@ -1811,8 +1992,54 @@ export interface operations {
             };
             cookie?: never;
         };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VmCreate"];
+            };
+        };
+        responses: {
+            /** @description The replaced resource. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteVm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
+            };
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VmSettledAfterWait"];
             /** @description Deletion started; the VM is `deleting`. */
             202: {
                 headers: {
@@ -1827,6 +2054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Vm"];
                 };
             };
+            204: components["responses"]["DeletedAfterWait"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -1942,6 +2170,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path?: never;
             cookie?: never;
@@ -1952,6 +2182,7 @@ export interface operations {
             };
         };
         responses: {
+            201: components["responses"]["VolumeCreatedAfterWait"];
             /** @description Creation started; the volume is `creating`. */
             202: {
                 headers: {
@@ -2010,10 +2241,12 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    deleteVolume: {
+    replaceVolume: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
@@ -2022,8 +2255,54 @@ export interface operations {
             };
             cookie?: never;
         };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolumeCreate"];
+            };
+        };
+        responses: {
+            /** @description The replaced resource. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Volume"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteVolume: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag of the expected version; mismatch → 412 `precondition_failed`. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
+            };
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VolumeSettledAfterWait"];
             /** @description Deletion started; the volume is `deleting`. */
             202: {
                 headers: {
@@ -2038,6 +2317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Volume"];
                 };
             };
+            204: components["responses"]["DeletedAfterWait"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -2115,6 +2395,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path: {
                 id: components["parameters"]["Id"];
@@ -2123,6 +2405,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VmSettledAfterWait"];
             /** @description The operation started. */
             202: {
                 headers: {
@@ -2156,6 +2439,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path: {
                 id: components["parameters"]["Id"];
@@ -2164,6 +2449,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VmSettledAfterWait"];
             /** @description The operation started. */
             202: {
                 headers: {
@@ -2197,6 +2483,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path: {
                 id: components["parameters"]["Id"];
@@ -2205,6 +2493,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VmSettledAfterWait"];
             /** @description The operation started. */
             202: {
                 headers: {
@@ -2238,6 +2527,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path: {
                 id: components["parameters"]["Id"];
@@ -2248,6 +2539,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VolumeSettledAfterWait"];
             /** @description The operation started. */
             202: {
                 headers: {
@@ -2281,6 +2573,8 @@ export interface operations {
             header?: {
                 /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description `wait=<seconds>` (RFC 7240; at most 600, a bare `wait` means 600): hold the answer until the operation this request starts has ended, and answer its outcome instead of 202 — 201 with the created resource, 204 for a delete, 200 with the resource otherwise (a failed operation leaves the resource in `error`, with `error` saying why). The response then carries `Preference-Applied`. If the operation has not ended in time, the answer is the usual 202. `respond-async` in the same header turns waiting off. */
+                Prefer?: components["parameters"]["PreferWait"];
             };
             path: {
                 id: components["parameters"]["Id"];
@@ -2289,6 +2583,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: components["responses"]["VolumeSettledAfterWait"];
             /** @description The operation started. */
             202: {
                 headers: {

@@ -31,4 +31,23 @@ export class OperationService {
     const { rows, nextPageToken } = await paginate<OperationRow>(query, 'operations', { limit: q.limit, pageToken: q.pageToken });
     return { items: rows.map(serializeOperation), next_page_token: nextPageToken };
   }
+
+  /**
+   * Resolves once the operation has ended (succeeded or failed), or with undefined at the deadline.
+   * Polls the record (the same on every replica and stack) with a short, growing interval: it backs
+   * `Prefer: wait`, which clients use a few times per apply, not a hot path.
+   */
+  async waitUntilDone(ctx: Ctx, id: string, timeoutMs: number): Promise<Operation | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    let every = 20;
+    for (;;) {
+      const row = await this.deps.db<OperationRow>('operations').where({ id, project_id: ctx.projectId }).first();
+      if (!row) throw notFound('operation', id);
+      if (row.status === 'succeeded' || row.status === 'failed') return serializeOperation(row);
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise((r) => setTimeout(r, Math.min(every, left)));
+      every = Math.min(every * 1.5, 500);
+    }
+  }
 }

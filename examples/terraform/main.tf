@@ -1,25 +1,31 @@
-# The same infrastructure as examples/pulumi, through the generic REST provider: an environment, a
-# security group, two VMs and a volume attached to the first VM. See README.md for what the provider
-# does with these settings and for its limits (it never waits for asynchronous states: the
-# local-exec provisioners below do).
+# The same infrastructure as examples/pulumi, through the generic REST provider (Mastercard/restapi
+# 3.x): an environment, a security group, two VMs and a volume attached to the first VM. README.md
+# explains every setting; test/e2e/terraform-replay.test.ts replays the requests they produce.
 
 provider "restapi" {
   uri = var.endpoint
 
-  # Every mockcloud create answers the whole object (201 or 202) with its "id"; PATCH answers it too.
+  # Sent as "Authorization: Bearer …" on every request; empty sends nothing.
+  bearer_token = var.token
+
+  # Every create answers the whole object with its "id"; PUT answers it too.
   id_attribute          = "id"
   create_returns_object = true
   write_returns_object  = true
 
-  # The provider sends the whole `data` document on update: mockcloud takes it as a JSON merge
-  # patch, so unchanged fields (immutable ones included) are accepted as they are.
-  update_method  = "PATCH"
+  # The provider sends the whole `data` document on update. PUT makes mockcloud's writable fields
+  # exactly that document: a tag removed from the HCL is removed on the server (a PATCH, being a
+  # JSON merge patch, would keep it).
+  update_method  = "PUT"
   destroy_method = "DELETE"
 
-  headers = merge(
-    { "Content-Type" = "application/json" },
-    var.token == "" ? {} : { "Authorization" = "Bearer ${var.token}" },
-  )
+  # The provider never polls. With this header mockcloud answers an asynchronous create, delete,
+  # attach or detach once its operation has ended (201/200/204 instead of 202): a VM is running
+  # before anything uses it, and a deleted VM's name is free before a replacement is created.
+  headers = { "Prefer" = "wait=${var.wait_seconds}" }
+
+  # Per request, in seconds: longer than the wait above.
+  timeout = var.wait_seconds + 30
 }
 
 locals {
@@ -29,14 +35,10 @@ locals {
 resource "restapi_object" "environment" {
   path = "/api/v1/environments"
   data = jsonencode({ name = var.name, cidr = "10.30.0.0/24", tags = { "managed-by" = "terraform" } })
-  # Immutable on the API (422 immutable_field): a change must recreate.
+  # The API adds id, status, created_at, …: without this every plan would want to remove them.
+  ignore_server_additions = true
+  # Immutable on the API (422 immutable_field): a change recreates.
   force_new = ["cidr"]
-
-  # DELETE answers 409 dependency_violation while a VM or volume is still being deleted.
-  provisioner "local-exec" {
-    when    = destroy
-    command = "sh ${path.module}/wait-for.sh empty ${self.id}"
-  }
 }
 
 resource "restapi_object" "security_group" {
@@ -53,13 +55,8 @@ resource "restapi_object" "security_group" {
     ]
     tags = { "managed-by" = "terraform" }
   })
-  force_new = ["environment_id"]
-
-  # Refused (409) while a VM that uses it still exists, even one being deleted.
-  provisioner "local-exec" {
-    when    = destroy
-    command = "sh ${path.module}/wait-for.sh no-vms ${self.api_data.environment_id}"
-  }
+  ignore_server_additions = true
+  force_new               = ["environment_id"]
 }
 
 resource "restapi_object" "app" {
@@ -72,12 +69,8 @@ resource "restapi_object" "app" {
     security_group_ids = [restapi_object.security_group.id]
     tags               = local.tags
   })
-  force_new = ["environment_id", "image"]
-
-  # create answers 202 with the VM "creating": wait for "running" before anything uses it.
-  provisioner "local-exec" {
-    command = "sh ${path.module}/wait-for.sh status vms ${self.id} running"
-  }
+  ignore_server_additions = true
+  force_new               = ["environment_id", "image"]
 }
 
 resource "restapi_object" "worker" {
@@ -90,11 +83,8 @@ resource "restapi_object" "worker" {
     security_group_ids = [restapi_object.security_group.id]
     tags               = local.tags
   })
-  force_new = ["environment_id", "image"]
-
-  provisioner "local-exec" {
-    command = "sh ${path.module}/wait-for.sh status vms ${self.id} running"
-  }
+  ignore_server_additions = true
+  force_new               = ["environment_id", "image"]
 }
 
 resource "restapi_object" "data" {
@@ -106,32 +96,21 @@ resource "restapi_object" "data" {
     type           = "ssd"
     tags           = local.tags
   })
-  force_new = ["environment_id", "type"]
-
-  provisioner "local-exec" {
-    command = "sh ${path.module}/wait-for.sh status volumes ${self.id} available"
-  }
-  # DELETE answers 409 while the volume is still detaching.
-  provisioner "local-exec" {
-    when    = destroy
-    command = "sh ${path.module}/wait-for.sh status volumes ${self.id} available"
-  }
+  ignore_server_additions = true
+  force_new               = ["environment_id", "type"]
 }
 
 # The API has no attachment object: POST .../attach/{vm_id} answers the volume, so this resource's
-# id is the volume's id, it is read back as the volume, and destroyed with POST .../detach.
+# id is the volume's, it is read back as the volume, and destroyed with POST .../detach.
 resource "restapi_object" "data_on_app" {
-  path           = "/api/v1/volumes"
-  create_path    = "/api/v1/volumes/${restapi_object.data.id}/attach/${restapi_object.app.id}"
-  destroy_path   = "/api/v1/volumes/{id}/detach"
-  destroy_method = "POST"
-  data           = jsonencode({})
+  path                    = "/api/v1/volumes"
+  create_path             = "/api/v1/volumes/${restapi_object.data.id}/attach/${restapi_object.app.id}"
+  destroy_path            = "/api/v1/volumes/{id}/detach"
+  destroy_method          = "POST"
+  data                    = jsonencode({})
+  ignore_server_additions = true
   # Attach and detach are the only verbs: a new volume or VM means detach, then attach again.
   lifecycle {
     replace_triggered_by = [restapi_object.data.id, restapi_object.app.id]
-  }
-
-  provisioner "local-exec" {
-    command = "sh ${path.module}/wait-for.sh status volumes ${self.id} in-use"
   }
 }

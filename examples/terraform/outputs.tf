@@ -2,8 +2,8 @@ output "environment_id" {
   value = restapi_object.environment.id
 }
 
-# api_data is what the provider read back from the API (as strings); create_response is the body
-# of the 202, taken while the VM was still "creating", so read the IP from api_data after a refresh.
+# api_data is the last answer of the API as strings. With `Prefer: wait` the create answer is the
+# running VM, so its address is known after the first apply.
 output "app_ip" {
   value = restapi_object.app.api_data.private_ip
 }

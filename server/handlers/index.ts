@@ -1,9 +1,10 @@
 import type { Request, Response } from 'express';
 import type { OperationId } from '../../core/api.js';
 import { IMAGES, SIZES } from '../../core/catalogue.js';
+import { replaceEnvironment, replaceSecurityGroup } from '../../core/common/replace.js';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../services.js';
-import { ctxOf, param, sendResource } from '../http.js';
+import { ctxOf, header, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents, type StreamHooks } from './events.js';
 import { identityHandlers } from './identity.js';
@@ -22,11 +23,15 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     getEnvironment: envs.get,
     updateEnvironment: envs.update,
     deleteEnvironment: envs.delete,
+    replaceEnvironment: async (req, res) =>
+      sendResource(res, 200, await replaceEnvironment(s.environments, ctxOf(res), param(req, 'id'), req.body, header(req, 'if-match'))),
     listSecurityGroups: sgs.list,
     createSecurityGroup: sgs.create,
     getSecurityGroup: sgs.get,
     updateSecurityGroup: sgs.update,
     deleteSecurityGroup: sgs.delete,
+    replaceSecurityGroup: async (req, res) =>
+      sendResource(res, 200, await replaceSecurityGroup(s.securityGroups, ctxOf(res), param(req, 'id'), req.body, header(req, 'if-match'))),
     ...vmHandlers(s),
     ...volumeHandlers(s),
     ...identityHandlers(s),

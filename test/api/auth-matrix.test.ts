@@ -144,6 +144,34 @@ const RECIPES: Record<string, Recipe> = {
     other: 404,
   },
   listAuditEvents: { make: () => ({ path: '/api/v1/audit-events' }), ok: 200 },
+  replaceEnvironment: {
+    make: async (f) => {
+      const e = (await f.http.get(`/api/v1/environments/${await f.env()}`)).body;
+      return { method: 'PUT', path: `/api/v1/environments/${e.id}`, body: { name: e.name, cidr: e.cidr, tags: { a: 'b' } } };
+    },
+    ok: 200,
+  },
+  replaceSecurityGroup: {
+    make: async (f) => {
+      const g = (await f.http.get(`/api/v1/security-groups/${await f.sg()}`)).body;
+      return { method: 'PUT', path: `/api/v1/security-groups/${g.id}`, body: { name: g.name, environment_id: g.environment_id, tags: { a: 'b' } } };
+    },
+    ok: 200,
+  },
+  replaceVm: {
+    make: async (f) => {
+      const v = (await f.http.get(`/api/v1/vms/${(await f.vm()).id}`)).body;
+      return { method: 'PUT', path: `/api/v1/vms/${v.id}`, body: { name: v.name, environment_id: v.environment_id, size: v.size, image: v.image, tags: { a: 'b' } } };
+    },
+    ok: 200,
+  },
+  replaceVolume: {
+    make: async (f) => {
+      const v = (await f.http.get(`/api/v1/volumes/${await f.volume()}`)).body;
+      return { method: 'PUT', path: `/api/v1/volumes/${v.id}`, body: { name: v.name, environment_id: v.environment_id, size_gb: v.size_gb, tags: { a: 'b' } } };
+    },
+    ok: 200,
+  },
 };
 
 /** Status only: SSE bodies never end, and the app validates every body it sends anyway. */

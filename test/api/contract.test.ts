@@ -124,6 +124,13 @@ describe('contract: every operation of openapi.yaml', function () {
     await ok(http.get(`/api/v1/volumes/${vol.id}`), 200);
     await ok(http.patch(`/api/v1/volumes/${vol.id}`, { size_gb: 1 }), 422);
     await ok(http.patch(`/api/v1/volumes/${vol.id}`, { size_gb: 6 }), 200);
+    // Whole-document replacement and Prefer: wait (declarative clients).
+    await ok(http.call('PUT', `/api/v1/environments/${env.id}`, { body: { name: env.name, cidr: '10.0.0.0/24' } }), 200);
+    await ok(http.call('PUT', `/api/v1/security-groups/${sg.id}`, { body: { name: sg.name, environment_id: env.id } }), 200);
+    await ok(http.call('PUT', `/api/v1/vms/${vm.id}`, { body: { name: vm.name, environment_id: env.id, size: 'small', image: 'debian-12', security_group_ids: [sg.id] } }), 200);
+    await ok(http.call('PUT', `/api/v1/volumes/${vol.id}`, { body: { name: vol.name, environment_id: env.id, size_gb: 6 } }), 200);
+    const waited = await ok(http.post('/api/v1/volumes', { name: uniq('vol'), environment_id: env.id, size_gb: 1 }, { headers: { prefer: 'wait=30' } }), 201);
+    await ok(http.del(`/api/v1/volumes/${waited.id}`, { headers: { prefer: 'wait=30' } }), 204);
     await settle(http, (await ok(http.post(`/api/v1/volumes/${vol.id}/attach/${vm.id}`), 202)).operation_id);
     await ok(http.del(`/api/v1/volumes/${vol.id}`), 409);
     await settle(http, (await ok(http.post(`/api/v1/volumes/${vol.id}/detach`), 202)).operation_id);

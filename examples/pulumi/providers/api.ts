@@ -151,12 +151,36 @@ export async function waitForStatus(conn: Connection, path: string, opts: WaitOp
   }
 }
 
-/** DELETE then poll until the resource answers 404. Already gone counts as done. */
+/**
+ * The property bag the engine stores for a create that outlived its wait (ErrorResourceInitFailed):
+ * the host loads the provider's code from `__provider` of whatever bag it is handed next (refresh,
+ * destroy, a replacement's delete), so a partial state without it can never be read or deleted.
+ */
+export function partialState<T extends object>(inputs: unknown, outputs: T): T & { __provider?: string } {
+  const provider = (inputs as { __provider?: string } | undefined)?.__provider;
+  return provider === undefined ? outputs : { ...outputs, __provider: provider };
+}
+
+/**
+ * DELETE then poll until the resource answers 404. Already gone counts as done. A resource still
+ * in a transitional state (a create that outlived its wait) refuses deletion with 409 invalid_state:
+ * wait for it to settle, within the same deadline, and delete it then.
+ */
 export async function deleteAndWait(conn: Connection, path: string, what: string): Promise<void> {
-  const r = await request(conn, 'DELETE', path, { expect: [202, 204, 404] });
-  if (r.status !== 202) return;
   const deadline = Date.now() + conn.waitTimeoutMs;
   let every = 50;
+  let r = await request(conn, 'DELETE', path, { expect: [202, 204, 404, 409] });
+  while (r.status === 409) {
+    if (r.body?.code !== 'invalid_state') {
+      throw apiError(`mockcloud: DELETE ${path} answered 409 ${r.body?.code ?? ''}: ${r.body?.detail ?? ''}`, { code: r.body?.code, status: 409 });
+    }
+    if (Date.now() > deadline) throw apiError(`mockcloud: timed out after ${conn.waitTimeoutMs / 1000}s waiting for ${what} to settle before deleting it`, { code: 'timeout' });
+    await sleep(every);
+    every = Math.min(every * 1.5, 2000);
+    r = await request(conn, 'DELETE', path, { expect: [202, 204, 404, 409] });
+  }
+  if (r.status !== 202) return;
+  every = 50;
   for (;;) {
     const res = await fetchResource(conn, path);
     if (res === undefined) return;

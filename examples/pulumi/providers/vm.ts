@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   connect,
   deleteAndWait,
+  partialState,
   diffInputs,
   fetchResource,
   newIdempotencyKey,
@@ -129,7 +130,7 @@ export class VmProvider implements pulumi.dynamic.ResourceProvider<VmInputs, VmO
       if (e.resource) {
         // Still provisioning when our deadline passed: hand the id back so Pulumi records the VM
         // (as a failed initialisation) instead of forgetting a resource that may still come up.
-        throw Object.assign(e, { id, properties: toOutputs(e.resource), reasons: [e.message] });
+        throw Object.assign(e, { id, properties: partialState(inputs, toOutputs(e.resource)), reasons: [e.message] });
       }
       throw e;
     }

@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   connect,
   deleteAndWait,
+  partialState,
   diffInputs,
   fetchResource,
   newIdempotencyKey,
@@ -93,7 +94,7 @@ export class VolumeProvider implements pulumi.dynamic.ResourceProvider<VolumeInp
         });
         throw e;
       }
-      if (e.resource) throw Object.assign(e, { id, properties: toOutputs(e.resource), reasons: [e.message] });
+      if (e.resource) throw Object.assign(e, { id, properties: partialState(inputs, toOutputs(e.resource)), reasons: [e.message] });
       throw e;
     }
   }

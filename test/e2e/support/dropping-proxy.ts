@@ -5,6 +5,7 @@ export interface SeenRequest {
   method: string;
   path: string;
   idempotencyKey?: string;
+  authorization?: string;
   status?: number;
   body?: any;
   dropped: boolean;
@@ -26,7 +27,7 @@ export async function startDroppingProxy(target: string, shouldDrop: (req: { met
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)) headers[k] = v;
     const upstream = await fetch(target + path, { method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
     const text = await upstream.text();
-    const entry: SeenRequest = { method, path, idempotencyKey: headers['idempotency-key'], status: upstream.status, dropped: false };
+    const entry: SeenRequest = { method, path, idempotencyKey: headers['idempotency-key'], authorization: headers.authorization, status: upstream.status, dropped: false };
     try {
       entry.body = text ? JSON.parse(text) : undefined;
     } catch {
