@@ -21,7 +21,7 @@ describe('CLI: login, project, token and a VM with that token, against `mockclou
   before(async () => {
     const port = await freePort();
     endpoint = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [MAIN, 'up', '--memory', '--port', String(port), '--time-scale', '0.01', '--log-level', 'info'], {
+    child = spawn(process.execPath, [MAIN, 'up', '--memory', '--port', String(port), '--time-scale', '0.01', '--failure-rate', '0', '--log-level', 'info'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MOCKCLOUD_AUTH: 'enforce', MOCKCLOUD_ADMIN_TOKEN: undefined, MOCKCLOUD_RATE_LIMIT: undefined, MOCKCLOUD_TIME_SCALE: undefined, MOCKCLOUD_PORT: undefined },
     });
