@@ -6,9 +6,9 @@ import { client, isMain, startMockcloud, tempDir } from './lib.js';
 
 // Where the time goes: runs `mockcloud up --memory` under `node --cpu-prof` through one scenario,
 // stops it (the profile is written at exit) and prints the self-time summary.
-// `node dist/bench/profile.js get|post|start [seconds] [--keep dir]`
+// `node dist/bench/profile.js get|list|post|start [seconds] [--keep dir]` (list: a page of 100 VMs)
 
-export async function profile(scenario: 'get' | 'post' | 'start', seconds = 8, keepDir?: string): Promise<string> {
+export async function profile(scenario: 'get' | 'list' | 'post' | 'start', seconds = 8, keepDir?: string): Promise<string> {
   const dir = keepDir ?? tempDir('prof');
   fs.mkdirSync(dir, { recursive: true });
   const mc = await startMockcloud('up', ['--memory', '--time-scale', '0', '--failure-rate', '0'], {}, ['--cpu-prof', '--cpu-prof-dir', dir]);
@@ -17,6 +17,7 @@ export async function profile(scenario: 'get' | 'post' | 'start', seconds = 8, k
       const api = client(mc.url, 2);
       const env = await api.call<{ id: string }>('POST', '/api/v1/environments', { name: 'prof', cidr: '10.0.0.0/16' });
       const vm = await api.call<{ id: string }>('POST', '/api/v1/vms', { name: 'sample', environment_id: env.id, size: 'small', image: 'debian-12' });
+      if (scenario === 'list') for (let i = 1; i < 100; i++) await api.call('POST', '/api/v1/vms', { name: `page-${i}`, environment_id: env.id, size: 'small', image: 'debian-12', tags: { team: 'bench' } });
       await api.close();
       let n = 0;
       await autocannon({
@@ -26,6 +27,8 @@ export async function profile(scenario: 'get' | 'post' | 'start', seconds = 8, k
         requests:
           scenario === 'get'
             ? [{ method: 'GET', path: `/api/v1/vms/${vm.id}` }]
+            : scenario === 'list'
+              ? [{ method: 'GET', path: '/api/v1/vms?limit=100' }]
             : [
                 {
                   method: 'POST',
@@ -45,7 +48,7 @@ export async function profile(scenario: 'get' | 'post' | 'start', seconds = 8, k
 }
 
 if (isMain(import.meta.url)) {
-  const scenario = (process.argv[2] ?? 'get') as 'get' | 'post' | 'start';
+  const scenario = (process.argv[2] ?? 'get') as 'get' | 'list' | 'post' | 'start';
   const keep = process.argv.indexOf('--keep');
   const file = await profile(scenario, Number(process.argv[3] ?? 8) || 8, keep > 0 ? process.argv[keep + 1] : undefined);
   process.stdout.write(`profile: ${file}\n${formatSummary(summarize(file, 30))}\n`);

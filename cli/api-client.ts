@@ -3,6 +3,7 @@ import type {
   Simulation, SimulationPatch, Vm, VmCreate, VmPatch, Volume, VolumeCreate, VolumePatch,
 } from '../core/api.js';
 import { ApiError, UnreachableError, isNetworkError } from './errors.js';
+import { readText, send } from './http.js';
 
 // The CLI's HTTP client: JSON in, API objects out, problems turned into ApiError and "no answer"
 // into UnreachableError. It knows nothing of flags or environment variables: the command layer
@@ -55,6 +56,11 @@ interface RawReply {
 
 export class ApiClient {
   readonly endpoint: string;
+  /**
+   * Every resource name the client has seen, by ID: tables, progress lines and errors show the
+   * name the user typed next to the ID the server speaks in.
+   */
+  readonly names = new Map<string, string>();
   private readonly token: string | undefined;
   private readonly userAgent: string;
   private readonly project: string | undefined;
@@ -73,7 +79,7 @@ export class ApiClient {
       for (const v of Array.isArray(value) ? value : [value]) qs.append(key, String(v));
     }
     const s = qs.toString();
-    return `${this.endpoint}${path}${s ? `?${s}` : ''}`;
+    return `${this.endpoint}${path}${s ? `${path.includes('?') ? '&' : '?'}${s}` : ''}`;
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -89,19 +95,15 @@ export class ApiClient {
   async call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<RawReply> {
     const headers = this.headers(opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {});
     let res;
+    let text;
     try {
-      // undici is the biggest module the CLI loads; only commands that send a request pay for it.
-      const { request } = await import('undici');
-      res = await request(this.url(path, opts.query), {
-        method,
-        headers,
-        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-      });
+      res = await send(this.url(path, opts.query), { method, headers, body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined });
+      text = await readText(res);
     } catch (err) {
       if (isNetworkError(err)) throw new UnreachableError(this.endpoint, err);
       throw err;
     }
-    const text = await res.body.text();
+    const status = res.statusCode ?? 0;
     const type = String(res.headers['content-type'] ?? '');
     let body: unknown = undefined;
     if (text && /json/.test(type)) {
@@ -111,8 +113,41 @@ export class ApiClient {
         body = undefined;
       }
     }
-    if (res.statusCode >= 400) throw toApiError(res.statusCode, body, text);
-    return { status: res.statusCode, headers: res.headers, body };
+    if (status >= 400) throw withNames(toApiError(status, body, text), this.names);
+    this.remember(body);
+    return { status, headers: res.headers, body };
+  }
+
+  private remember(body: unknown): void {
+    const b = body as { id?: unknown; name?: unknown; items?: unknown } | undefined;
+    if (typeof b?.id === 'string' && typeof b.name === 'string') this.names.set(b.id, b.name);
+    if (Array.isArray(b?.items)) for (const item of b.items) this.remember(item);
+  }
+
+  /** The name when known, else the ID. */
+  nameOf(id: string | null | undefined): string {
+    return id ? this.names.get(id) ?? id : '';
+  }
+
+  /** `env-123 (demo)` when the name is known, else the ID alone. */
+  label(id: string | null | undefined): string {
+    if (!id) return '';
+    const name = this.names.get(id);
+    return name && name !== id ? `${id} (${name})` : id;
+  }
+
+  /**
+   * `mockcloud api`: any request, any answer. Unlike call(), an HTTP error status is a reply to
+   * show, not an error; only "no answer at all" throws.
+   */
+  async raw(method: string, path: string, opts: { query?: Query; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    try {
+      const res = await send(this.url(path, opts.query), { method, headers: this.headers(opts.headers), body: opts.body });
+      return { status: res.statusCode ?? 0, headers: res.headers, text: await readText(res) };
+    } catch (err) {
+      if (isNetworkError(err)) throw new UnreachableError(this.endpoint, err);
+      throw err;
+    }
   }
 
   // --- resources -------------------------------------------------------------------------------
@@ -192,6 +227,13 @@ function accepted<T>(reply: RawReply): Accepted<T> {
   const body = reply.body as (T & { operation_id?: string | null }) | undefined;
   const fromBody = reply.status === 202 ? body?.operation_id ?? undefined : undefined;
   return { status: reply.status, resource: body as T, operationId: fromHeader || fromBody };
+}
+
+/** Adds known names after the IDs an error message mentions (the server speaks only in IDs). */
+export function withNames<E extends Error>(err: E, names: Map<string, string>): E {
+  if (names.size === 0) return err;
+  err.message = err.message.replace(/\b(?:env|sg|vm|vol|op)-[a-z0-9]+\b/g, (id) => (names.has(id) && names.get(id) !== id ? `${id} (${names.get(id)})` : id));
+  return err;
 }
 
 function toApiError(status: number, body: unknown, text: string): ApiError {

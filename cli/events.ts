@@ -1,6 +1,7 @@
 import type { Operation } from '../core/api.js';
 import type { ApiClient } from './api-client.js';
 import { ApiError, UnreachableError, isNetworkError } from './errors.js';
+import { readText, send } from './http.js';
 
 // Client side of GET /api/v1/events (Server-Sent Events). The parser is separate from the transport
 // so it can be tested with hand-written chunks.
@@ -95,31 +96,28 @@ export async function openEventStream(client: ApiClient, filter: EventFilter, op
   });
   let res;
   try {
-    const { request } = await import('undici');
-    res = await request(url, {
+    // An SSE stream is quiet between events (keepalives every 15 s): no read timeout on our side.
+    res = await send(url, {
       method: 'GET',
       headers: client.headers({ accept: 'text/event-stream', ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}) }),
       signal: opts.signal,
-      // An SSE stream is quiet between events (keepalives every 15 s); never time it out on our side.
-      bodyTimeout: 0,
-      headersTimeout: 30_000,
     });
   } catch (err) {
     if (isNetworkError(err)) throw new UnreachableError(client.endpoint, err);
     throw err;
   }
   if (res.statusCode !== 200) {
-    const text = await res.body.text().catch(() => '');
+    const text = await readText(res).catch(() => '');
     let problem: ApiError['problem'] | undefined;
     try {
       problem = JSON.parse(text);
     } catch {
       /* not JSON */
     }
-    throw new ApiError(res.statusCode, problem?.code ? problem : { title: `HTTP ${res.statusCode}`, code: 'unavailable', detail: 'the server has no event stream' });
+    throw new ApiError(res.statusCode ?? 0, problem?.code ? problem : { title: `HTTP ${res.statusCode}`, code: 'unavailable', detail: 'the server has no event stream' });
   }
   const parser = new SseParser();
-  const body = res.body;
+  const body = res;
   body.setEncoding('utf8');
   async function* events() {
     try {

@@ -49,6 +49,8 @@ export interface OpView {
   id: string;
   kind: string;
   resourceId: string;
+  /** The resource's name, when the CLI knows it. */
+  resourceName?: string;
   status: Operation['status'];
   progress: number;
   message: string;
@@ -57,12 +59,13 @@ export interface OpView {
   finishedAt?: number;
 }
 
-export function opViewOf(op: Operation, startedAt: number, previous?: OpView): OpView {
+export function opViewOf(op: Operation, startedAt: number, previous?: OpView, resourceName?: string): OpView {
   const serverStart = Date.parse(op.started_at ?? op.created_at);
   return {
     id: op.id,
     kind: op.kind,
     resourceId: op.resource_id,
+    resourceName: resourceName ?? previous?.resourceName,
     status: op.status,
     progress: op.progress,
     message: op.message,
@@ -76,9 +79,15 @@ export function opViewOf(op: Operation, startedAt: number, previous?: OpView): O
 /** One plain line per step, e.g. `op-1 vm.create vm-2  45%  booting  (3.2s)`. */
 export function plainOpLine(v: OpView, now: number): string {
   const elapsed = formatElapsed((v.finishedAt ?? now) - v.startedAt);
-  if (v.status === 'succeeded') return `${v.id} ${v.kind} ${v.resourceId}  succeeded  (${elapsed})`;
-  if (v.status === 'failed') return `${v.id} ${v.kind} ${v.resourceId}  failed: ${v.error ? `${v.error.message} (${v.error.code})` : v.message}  (${elapsed})`;
-  return `${v.id} ${v.kind} ${v.resourceId}  ${String(v.progress).padStart(3)}%  ${v.message || v.status}  (${elapsed})`;
+  const what = `${v.id} ${v.kind} ${resourceLabel(v)}`;
+  if (v.status === 'succeeded') return `${what}  succeeded  (${elapsed})`;
+  if (v.status === 'failed') return `${what}  failed: ${v.error ? `${v.error.message} (${v.error.code})` : v.message}  (${elapsed})`;
+  return `${what}  ${String(v.progress).padStart(3)}%  ${v.message || v.status}  (${elapsed})`;
+}
+
+/** `vm-… (web1)` when the name is known, else the ID: the same form as details and errors. */
+export function resourceLabel(v: Pick<OpView, 'resourceId' | 'resourceName'>): string {
+  return v.resourceName && v.resourceName !== v.resourceId ? `${v.resourceId} (${v.resourceName})` : v.resourceId;
 }
 
 export function tagsText(tags: Record<string, string> | undefined): string {

@@ -2,7 +2,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../core/config.js';
 import { registerResourceCommands } from './commands/index.js';
-import { handleCliError } from './errors.js';
+import { CliError, handleCliError } from './errors.js';
+import { closeConnections } from './http.js';
 
 // Composition root of the CLI: parses flags, reads configuration, and starts what was asked.
 // Heavy modules (the server, Ink) are imported inside the commands that need them so that
@@ -23,8 +24,12 @@ function serverFlags(cmd: Command): Command {
     .option('--time-scale <n>', 'multiplies every simulated duration (MOCKCLOUD_TIME_SCALE)')
     .option('--failure-rate <r>', 'failure rate of create operations, 0–1 (MOCKCLOUD_FAILURE_RATE)')
     .option('--seed <n>', 'makes the simulation reproducible (MOCKCLOUD_SEED)')
-    .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+    .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(logFormatOption());
 }
+
+const logFormatOption = () =>
+  new Option('--log-format <format>', 'auto: short lines on a terminal, JSON lines otherwise (MOCKCLOUD_LOG_FORMAT)').choices(['auto', 'json', 'pretty']);
 
 serverFlags(program.command('up'))
   .description('start mockcloud embedded: API and worker in one process, SQLite storage, no external services')
@@ -39,6 +44,11 @@ serverFlags(program.command('server'))
   .description('start the API only (distributed mode: DATABASE_URL, AMQP_URL, REDIS_URL)')
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
+    // Without PostgreSQL a `server` would quietly keep its own SQLite file that no other server or
+    // worker can share: that is `mockcloud up`, so say so instead of pretending to be distributed.
+    if (!config.databaseUrl) {
+      throw new CliError('`mockcloud server` is the distributed API process and needs DATABASE_URL (PostgreSQL)', 'for one process with SQLite and no other services, run `mockcloud up`', 2);
+    }
     const { runApi } = await import('../server/main.js');
     await runApi(config, 'server');
   });
@@ -48,6 +58,7 @@ program
   .description('start a worker: consumes operations from RabbitMQ (DATABASE_URL, AMQP_URL, REDIS_URL); run as many as you like')
   .option('--metrics-port <port>', 'port of the worker\'s /metrics and /health, default none (MOCKCLOUD_METRICS_PORT)')
   .addOption(new Option('--log-level <level>', 'log level (MOCKCLOUD_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(logFormatOption())
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
     const { runWorker } = await import('../worker/main.js');
@@ -60,15 +71,8 @@ program
   .option('--data-dir <dir>', 'embedded database directory (MOCKCLOUD_DATA_DIR)')
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
-    const path = await import('node:path');
-    const { openDb, migrateLatest } = await import('../core/db.js');
-    const db = openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { sqliteFile: path.join(config.dataDir, 'mockcloud.db') });
-    try {
-      await migrateLatest(db);
-      process.stdout.write('migrations are current\n');
-    } finally {
-      await db.destroy();
-    }
+    const { migrateStore } = await import('./migrate.js');
+    process.stdout.write(`${await migrateStore(config)}\n`);
   });
 
 registerResourceCommands(program);
@@ -104,8 +108,12 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    process.stderr.write(`mockcloud: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    // up/server/worker/migrate failing to start: still one line (the stack with --debug).
+    const debug = program.opts().debug === true;
+    process.stderr.write(`mockcloud: could not start: ${(err as Error).message ?? String(err)}${debug ? `\n${(err as Error).stack ?? ''}` : ' (--debug shows the stack)'}\n`);
     process.exitCode = 1;
+  } finally {
+    closeConnections();
   }
 }
 

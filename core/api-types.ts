@@ -623,7 +623,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Answers while the process serves HTTP, even when a dependency is down (see `/ready`). Query parameters (cache busters of load balancers and probes) are ignored.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -642,7 +645,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Ready when the database, queue and bus are reachable and migrations are current.
+         * @description Ready when the database, queue and bus are reachable, migrations are current and (with RabbitMQ) a worker consumes the work queue. A 503 names what is wrong in `detail` ("no consumer on the work queue…") and lists the failing checks in `dependents`. Query parameters are ignored.
          */
         get: operations["getReady"];
         put?: never;
@@ -1105,11 +1108,13 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok";
+            /** @description mockcloud's version (its package.json), e.g. `0.1.0`; `mockcloud status` shows it. */
+            version?: string;
         };
         Ready: {
             /** @enum {string} */
             status: "ready";
-            /** @description One entry per dependency (e.g. `database`, `queue`, `bus`, `migrations`). */
+            /** @description One entry per dependency (`database`, `migrations`, and with the distributed stack `queue`, `bus`, `consumer`). */
             checks: {
                 [key: string]: "ok" | "down";
             };

@@ -47,6 +47,7 @@ const schema = z.object({
       return parsed;
     }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  logFormat: z.enum(['auto', 'json', 'pretty']),
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
   metricsPort: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(0).max(65535),
   queue: z.string().regex(/^[\w.:-]{1,200}$/, 'must be a queue name of letters, digits, . : _ -'),
@@ -64,6 +65,7 @@ export interface ConfigFlags {
   failureRate?: string | number;
   seed?: string | number;
   logLevel?: string;
+  logFormat?: string;
   metricsPort?: string | number;
 }
 
@@ -84,6 +86,7 @@ export const CONFIG_SOURCES = {
   adminToken: [null, 'MOCKCLOUD_ADMIN_TOKEN'],
   rateLimit: [null, 'MOCKCLOUD_RATE_LIMIT'],
   logLevel: ['--log-level', 'MOCKCLOUD_LOG_LEVEL'],
+  logFormat: ['--log-format', 'MOCKCLOUD_LOG_FORMAT'],
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
   queue: [null, 'MOCKCLOUD_QUEUE'],
   metricsPort: ['--metrics-port', 'MOCKCLOUD_METRICS_PORT'],
@@ -109,6 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     // SPEC §10: a budget by default only where tokens are enforced.
     rateLimit: (pick(undefined, 'MOCKCLOUD_RATE_LIMIT') as string | undefined) ?? (authMode(pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined) === 'enforce' ? '1200/min' : 'off'),
     logLevel: pick(flags.logLevel, 'MOCKCLOUD_LOG_LEVEL') ?? 'info',
+    // auto: human lines on a terminal, JSON lines otherwise (server/logger.ts).
+    logFormat: (pick(flags.logFormat, 'MOCKCLOUD_LOG_FORMAT') as string | undefined)?.toLowerCase() ?? 'auto',
     // How long a worker's claim on an operation lasts without renewal: the time a crashed worker's
     // operations wait before another worker takes them over.
     leaseMs: pick(undefined, 'MOCKCLOUD_LEASE_MS') ?? 15_000,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import pg from 'pg';
+import { createRequire } from 'node:module';
 import { migrationSource } from '../migrations/index.js';
 
 export type Db = Knex;
@@ -15,15 +15,19 @@ export interface DbTarget {
   sqliteFile?: string;
 }
 
-// pg returns int8/bigint as strings to protect precision; our bigints are epoch milliseconds and
-// event sequence numbers, far below 2^53.
-pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
 export function openDb(target: DbTarget): Db {
   if (target.databaseUrl) {
+    // pg returns int8/bigint as strings to protect precision; our bigints are epoch milliseconds and
+    // event sequence numbers, far below 2^53. Loaded here: the embedded mode never needs pg.
+    const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
+    pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
     return knexFactory({
       client: 'pg',
-      connection: target.databaseUrl,
+      // Bounded waits while PostgreSQL is away: a request gets its 503 in seconds, not after the
+      // pool's default minute (a refused connect fails at once anyway).
+      connection: { connectionString: target.databaseUrl, connectionTimeoutMillis: 5000 },
+      acquireConnectionTimeout: 10_000,
       pool: { min: 0, max: 10 },
     });
   }

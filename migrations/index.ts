@@ -12,6 +12,7 @@ import * as m10 from './20261126000010-simulation-settings.js';
 import * as m11 from './20261126000011-default-project.js';
 import * as m12 from './20261126000012-operations-dispatched.js';
 import * as m13 from './20261126000013-events-created-at.js';
+import * as m2701a from './20261127010001-operations-lease-owner-width.js';
 import * as i11a from './20261127050001-users.js';
 import * as i11b from './20261127050002-memberships.js';
 import * as i11c from './20261127050003-api-tokens.js';
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '20261126000011-default-project': m11,
   '20261126000012-operations-dispatched': m12,
   '20261126000013-events-created-at': m13,
+  '20261127010001-operations-lease-owner-width': m2701a,
   '20261127050001-users': i11a,
   '20261127050002-memberships': i11b,
   '20261127050003-api-tokens': i11c,

@@ -2,10 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
-import YAML from 'yaml';
 import type { OperationId } from '../core/api.js';
 import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
@@ -14,7 +11,10 @@ import type { RateLimiter } from '../core/identity/rate-limit.js';
 import { access, specOperations } from './access.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { idempotency } from './idempotency.js';
+import { requestLogger } from './logger.js';
+import { readContract } from './spec.js';
 import { errorHandler } from './problem.js';
+import { createContract, type Contract } from './validator.js';
 import type { Services } from './services.js';
 
 export interface AppOptions {
@@ -46,9 +46,7 @@ export function specOperationIds(spec: unknown): string[] {
 
 /** Builds the app without listening, so tests run it in-process or on port 0. */
 export function createApp(opts: AppOptions): Express {
-  const specFile = openapiPath();
-  const specText = fs.readFileSync(specFile, 'utf8');
-  const spec = YAML.parse(specText) as object;
+  const spec = readContract();
   const handlers = buildHandlers(opts.services, { streams: opts.streams ?? new Set(), metrics: opts.metrics });
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
@@ -56,7 +54,11 @@ export function createApp(opts: AppOptions): Express {
   // Likewise an operation that does not say which scope it needs (SPEC §10).
   const operations = specOperations(spec);
 
+  // Parsed once here; the validator compiles its own copy lazily (see server/validator.ts).
+  const contract = createContract(spec, { validateResponses: opts.validateResponses, validateSpec: opts.validateResponses });
+
   const app = express();
+  app.locals.contract = contract;
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are ours: derived from the representation, on single resources only
   app.set('query parser', 'extended'); // ?tags[key]=value
@@ -68,19 +70,14 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader('X-Request-Id', id);
     next();
   });
-  // One line per request at info; below that the per-request child logger is pure cost.
-  if (opts.logger.isLevelEnabled('info')) app.use(
-    pinoHttp({
-      logger: opts.logger,
-      genReqId: (req) => String(req.headers['x-request-id']),
-      customProps: (req) => ({ request_id: String(req.headers['x-request-id']) }),
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ status: res.statusCode }) },
-    }),
-  );
+  // One line per request at info; below that the middleware is not even installed.
+  if (opts.logger.isLevelEnabled('info')) app.use(requestLogger(opts.logger));
   app.use(cors({ exposedHeaders: EXPOSED_HEADERS }));
 
+  // Served as written, comments included; read on demand, not at start-up.
+  let specText: string | undefined;
   app.get('/openapi.yaml', (_req, res) => {
+    specText ??= fs.readFileSync(openapiPath(), 'utf8');
     res.type('application/yaml').send(specText);
   });
   // Swagger UI is loaded on the first visit to /docs, not at start-up.
@@ -126,17 +123,14 @@ export function createApp(opts: AppOptions): Express {
     });
   }
   app.use(idempotency(opts.services.idempotency));
-  app.use(
-    OpenApiValidator.middleware({
-      // The parsed spec (a copy: the validator resolves it in place), so the YAML is read once.
-      apiSpec: structuredClone(spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
-      validateResponses: opts.validateResponses ? { onError: (err) => { throw err; } } : false,
-      validateFormats: true,
-      // The bearer scheme is documented for clients; server/access.ts does the checking.
-      validateSecurity: false,
-    }),
-  );
+  // Until the contract is compiled (warmContract, right after listen), probes do not wait for it:
+  // they take no input, and a supervisor's first /ready should not pay for ajv.
+  app.get(['/health', '/ready'], (req, res, next) => {
+    if (contract.compiled) return next();
+    const handler = handlers[req.path === '/health' ? 'getHealth' : 'getReady'] as Handler;
+    return handler(req, res);
+  });
+  app.use(contract.middleware);
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const operationId = (req as OpenApiRequest).openapi?.schema?.operationId;
@@ -149,3 +143,6 @@ export function createApp(opts: AppOptions): Express {
   app.use(errorHandler(opts.logger));
   return app;
 }
+
+/** Compiles the contract of an app made by createApp (start-up calls it right after listen). */
+export const warmContract = (app: Express): Promise<void> => (app.locals.contract as Contract).warm();

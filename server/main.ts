@@ -2,20 +2,21 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { pino, type Logger } from 'pino';
-import type { Config } from '../core/config.js';
-import { createMetrics } from '../core/metrics.js';
+import type { Logger } from 'pino';
 import type { Response } from 'express';
-import { migrateLatest, openDb, type Db } from '../core/db.js';
-import { InProcessBus, type Bus } from '../core/events/bus.js';
-import { InProcessQueue, type WorkQueue } from '../core/queue/queue.js';
-import type { StoredSimulation } from '../core/simulation/settings.js';
+import type { Config } from '../core/config.js';
+import type { Db } from '../core/db.js';
+import type { Bus } from '../core/events/bus.js';
+import { baseSimulation, boundedDispatcher, createLogger, explainStartupError, openInfrastructure, untilSignal } from '../core/infrastructure.js';
+import { createMetrics } from '../core/metrics.js';
+import type { WorkQueue } from '../core/queue/queue.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js';
-import { createApp } from './app.js';
-import { createServices, type Probe } from './services.js';
+import { createApp, warmContract } from './app.js';
+import { createServices } from './services.js';
 
 // Composition root for the API process (`mockcloud server`) and for the embedded all-in-one
-// (`mockcloud up`). It alone opens connections and handles signals.
+// (`mockcloud up`). It alone opens connections and handles signals (with the shared helpers of
+// core/infrastructure.ts).
 
 export type Mode = 'up' | 'server';
 
@@ -29,48 +30,22 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export function createLogger(config: Config, name: string): Logger {
-  return pino({ name, level: config.logLevel, base: { pid: process.pid, process: name } });
-}
-
-export const baseSimulation = (config: Config): StoredSimulation => ({
-  time_scale: config.timeScale,
-  seed: config.seed ?? null,
-  failure_rate: config.failureRate,
-  operations: {},
-});
-
-export async function openInfrastructure(config: Config, logger: Logger) {
-  const embedded = !config.databaseUrl;
-  const sqliteFile = config.memory ? ':memory:' : path.join(config.dataDir, 'mockcloud.db');
-  const db = openDb(embedded ? { sqliteFile } : { databaseUrl: config.databaseUrl });
-  await migrateLatest(db);
-  const probes: Record<string, Probe> = {};
-  // Redis and RabbitMQ clients are loaded only when configured: the embedded mode starts faster
-  // and smaller without them.
-  let bus: Bus = new InProcessBus();
-  if (config.redisUrl) {
-    const { RedisBus } = await import('../core/events/redis-bus.js');
-    const redis = await RedisBus.connect(config.redisUrl);
-    probes.bus = () => redis.ping();
-    bus = redis;
-  }
-  let queue: WorkQueue = new InProcessQueue();
-  if (config.amqpUrl) {
-    const { RabbitQueue } = await import('../core/queue/rabbit-queue.js');
-    const rabbit = await RabbitQueue.connect({ url: config.amqpUrl, queue: config.queue, onError: (err, context) => logger.error({ err, context }, 'queue error') });
-    probes.queue = () => rabbit.ping();
-    queue = rabbit;
-  }
-  return { db, bus, queue, probes, embedded, sqliteFile };
-}
-
 export async function startApi(config: Config, mode: Mode, logger: Logger): Promise<Running> {
-  const { db, bus, queue, probes, embedded, sqliteFile } = await openInfrastructure(config, logger);
-  // Start-up configuration is the simulation's starting point; PATCH /simulation changes it at run time.
-  await db('simulation_settings').where({ id: 1 }).delete();
+  const infra = await openInfrastructure(config, logger, mode);
+  const { db, bus, queue, embedded, sqliteFile } = infra;
+  // `up` owns its simulation: its configuration is the starting point. A `server` is one replica
+  // among several that a team shares; starting it must not undo the team's PATCH /simulation.
+  if (mode === 'up') await db('simulation_settings').where({ id: 1 }).delete();
+  // The engine runs in this process without a broker: it needs no consumer probe then.
   const adminToken = config.auth !== 'off' ? (config.adminToken ?? (mode === 'up' ? bootstrapAdminToken(config) : undefined)) : undefined;
-  const services = await createServices({ db, bus, dispatcher: queue, simulation: baseSimulation(config), probes, auth: { mode: config.auth, adminToken } });
+  const services = await createServices({
+    db,
+    bus,
+    dispatcher: config.amqpUrl ? boundedDispatcher(queue, logger) : queue,
+    simulation: baseSimulation(config),
+    probes: infra.probes,
+    auth: { mode: config.auth, adminToken },
+  });
   const rateLimiter = await openRateLimiter(config);
   // Without a broker there is no separate worker to reach: the API process runs the engine itself.
   let inFlight = () => 0;
@@ -89,16 +64,26 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   if (worker) inFlight = () => worker.engine.inFlight;
   const streams = new Set<Response>();
   const app = createApp({ services, logger, metrics, streams, rateLimiter: rateLimiter?.limiter });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      // Express 5 hands a listen error (EADDRINUSE…) to this callback instead of throwing it.
+      const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+  } catch (err) {
+    // Nothing listens: release what was opened so the process can exit with the one-line error.
+    await worker?.stop();
+    await infra.close();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (config.auth !== 'off' && !adminToken) logger.warn('auth is on without MOCKCLOUD_ADMIN_TOKEN: nobody can manage users and projects here');
   logger.info({ auth: config.auth, admin_token: adminToken ? 'set' : 'none', rate_limit: config.rateLimit ? `${config.rateLimit.points}/${config.rateLimit.durationS}s${config.redisUrl ? ' (redis)' : ''}` : 'off' }, `auth ${config.auth}`);
   logger.info({ url, mode, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql', queue: config.amqpUrl ? 'rabbitmq' : 'in-process', bus: config.redisUrl ? 'redis' : 'in-process' }, 'mockcloud API listening');
+  // The contract compiles after listen: probes answer meanwhile, API requests wait for it.
+  setImmediate(() => warmContract(app).catch((err: unknown) => logger.error({ err }, 'openapi.yaml does not compile')));
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -113,9 +98,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       await worker?.stop();
       await services.identity.stop();
       rateLimiter?.close();
-      await queue.close();
-      await bus.close();
-      await db.destroy();
+      await infra.close();
     })());
   return { url, server, db, bus, queue, worker, stop };
 }
@@ -160,29 +143,4 @@ async function openRateLimiter(config: Config) {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   redis.on('error', () => undefined); // the limiter's memory insurance takes over while Redis is away
   return { limiter: createRateLimiter(config.rateLimit, { redis }), close: () => redis.disconnect() };
-}
-
-export function untilSignal(logger: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      // A second signal means "now".
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
-}
-
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
-
-export function explainStartupError(err: unknown, config: Config): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EADDRINUSE') return new StartupError(`port ${config.port} on ${config.host} is already in use; pick another with --port`);
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND') return new StartupError(`cannot reach a service (${e.message}); is it running?`);
-  return err;
 }

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError, type ErrorCode, type FieldError } from '../core/errors.js';
+import { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_S } from '../core/unavailable.js';
 
 // The one place where errors become RFC 9457 problem documents. Whatever was thrown — an AppError,
 // a validator HttpError, a body-parser error or a bug — the client gets application/problem+json
@@ -112,6 +113,9 @@ export function toAppError(err: unknown): AppError {
   }
   if (typeof bp?.status === 'number' && bp.expose && STATUS_CODES[bp.status]) {
     return new AppError(STATUS_CODES[bp.status]!, (err as Error).message);
+  }
+  if (isDependencyUnavailable(err)) {
+    return new AppError('unavailable', 'the database is unreachable right now; try again shortly', { retryAfter: UNAVAILABLE_RETRY_AFTER_S, cause: err });
   }
   return new AppError('internal_error', 'an unexpected error occurred; it has been logged with this request_id');
 }

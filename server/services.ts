@@ -18,9 +18,12 @@ import { VolumeService } from '../core/volumes/service.js';
 export interface Readiness {
   ok: boolean;
   checks: Record<string, 'ok' | 'down'>;
+  /** What is wrong, in words, one entry per failing check. */
+  problems: string[];
 }
 
-export type Probe = () => Promise<boolean>;
+/** true = fine; false or a sentence saying what is wrong = down. */
+export type Probe = () => Promise<boolean | string>;
 
 /** Everything the HTTP layer calls; built by a composition root and handed to createApp. */
 export interface Services {
@@ -75,16 +78,20 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     audit: new AuditLog(db),
     health: {
       async readiness() {
-        const entries = await Promise.all(
+        const results = await Promise.all(
           Object.entries(probes).map(async ([name, probe]) => {
-            const ok = await Promise.race([
+            const result = await Promise.race([
               probe().catch(() => false),
-              new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+              new Promise<string>((r) => setTimeout(() => r(`${name} did not answer within 2 s`), 2000).unref()),
             ]);
-            return [name, ok ? 'ok' : 'down'] as const;
+            return { name, ok: result === true, problem: typeof result === 'string' ? result : `${name} down` };
           }),
         );
-        return { ok: entries.every(([, v]) => v === 'ok'), checks: Object.fromEntries(entries) };
+        return {
+          ok: results.every((r) => r.ok),
+          checks: Object.fromEntries(results.map((r) => [r.name, r.ok ? 'ok' : 'down'])),
+          problems: results.filter((r) => !r.ok).map((r) => r.problem),
+        };
       },
     },
   };

@@ -4,10 +4,11 @@ import { nowIso } from '../core/db.js';
 import type { Bus } from '../core/events/bus.js';
 import { announceEvents, appendEvents, type NewEvent } from '../core/events/event-log.js';
 import { completeOperations, outcomeOf } from '../core/lifecycle/complete.js';
-import { claimOperations, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
+import { claimOperations, finishOperation, releaseLeases, renewLeases, writeProgress, type ProgressUpdate } from '../core/operations/queries.js';
 import { planOf, type OperationRow } from '../core/operations/schema.js';
 import { phaseAt, type Plan } from '../core/simulation/plan.js';
 import { operationEvent } from '../core/vms/service.js';
+import { isDependencyUnavailable } from '../core/unavailable.js';
 import { MinHeap } from './heap.js';
 
 // The engine plays operations back. Each claimed operation sits in one timeline (a heap keyed by
@@ -32,12 +33,17 @@ interface Active {
   endMs: number; // when the plan's outcome takes effect (earlier for a failure)
   progress: number;
   message: string;
+  /** Completed in a transaction of its own: a batch it was in failed (see `complete`). */
+  solo?: boolean;
+  /** Failed completion attempts on its own; at POISON_ATTEMPTS it is failed instead. */
+  failures?: number;
 }
 
 const MAX_REPORT_GAP_MS = 1000; // SPEC §5: progress at least every second…
 const STEP = 0.1; // …or every 10 %, whichever comes first
 const COMPLETIONS_PER_TRANSACTION = 100;
 const PARALLEL_COMPLETIONS = 4;
+const POISON_ATTEMPTS = 3;
 
 export class Engine {
   private readonly timeline = new MinHeap<string>();
@@ -150,7 +156,9 @@ export class Engine {
       // neither waits on lease renewal, so they run side by side on their own connections; on
       // PostgreSQL that overlaps their round trips, on SQLite they simply queue.
       const chunks: Active[][] = [];
-      for (let i = 0; i < due.length; i += COMPLETIONS_PER_TRANSACTION) chunks.push(due.slice(i, i + COMPLETIONS_PER_TRANSACTION));
+      const batched = due.filter((a) => !a.solo);
+      for (let i = 0; i < batched.length; i += COMPLETIONS_PER_TRANSACTION) chunks.push(batched.slice(i, i + COMPLETIONS_PER_TRANSACTION));
+      for (const a of due) if (a.solo) chunks.push([a]);
       const completing = (async () => {
         for (let i = 0; i < chunks.length; i += PARALLEL_COMPLETIONS) await Promise.all(chunks.slice(i, i + PARALLEL_COMPLETIONS).map((c) => this.complete(c)));
       })();
@@ -203,8 +211,23 @@ export class Engine {
         await appendEvents(trx, events);
       });
     } catch (err) {
-      // Nothing was committed: try these again shortly.
-      this.o.logger.error({ err }, 'completing operations failed; will retry');
+      // Nothing was committed. One bad operation must not hold back the others: a failed batch is
+      // retried one operation per transaction, and one that keeps failing alone is failed.
+      if (isDependencyUnavailable(err)) {
+        // The database is away: nothing is poison, everything waits for it to return.
+        this.o.logger.error({ err, count: batch.length }, 'completing operations failed: database unreachable; will retry');
+        for (const a of batch) this.timeline.push(Date.now() + 1000, a.row.id);
+        return;
+      }
+      if (batch.length > 1) {
+        this.o.logger.error({ err, count: batch.length }, 'completing a batch failed; retrying its operations one by one');
+        for (const a of batch) a.solo = true;
+      } else {
+        const a = batch[0]!;
+        a.failures = (a.failures ?? 0) + 1;
+        this.o.logger.error({ err, operation_id: a.row.id, attempt: a.failures }, 'completing an operation failed; will retry');
+        if (a.failures >= POISON_ATTEMPTS) return this.giveUp(a, err);
+      }
       for (const a of batch) this.timeline.push(Date.now() + 200, a.row.id);
       return;
     }
@@ -216,6 +239,40 @@ export class Engine {
         this.o.logger.info({ operation_id: a.row.id, kind: a.row.kind, resource_id: a.row.resource_id, status }, 'operation finished');
         this.o.onFinished?.(a.row, status);
       }
+    }
+  }
+
+  /**
+   * An operation whose outcome cannot be applied (a poison one): it fails with a clear error and its
+   * resource takes its failure state. If even that cannot be written, the operation is closed as
+   * failed on its own; it never blocks the engine.
+   */
+  private async giveUp(a: Active, cause: unknown): Promise<void> {
+    const reason = cause instanceof Error ? cause.message.slice(0, 300) : String(cause);
+    const error = { code: 'completion_failed', message: `the operation's outcome could not be applied: ${reason}` };
+    const outcome = { status: 'failed' as const, error, progress: a.progress, message: `failed: ${error.message}` };
+    let closed = false;
+    try {
+      await this.o.db.transaction(async (trx) => {
+        const events: NewEvent[] = [];
+        closed = (await completeOperations(trx, this.o.owner, [{ op: a.row, outcome }], (e) => events.push(e))).has(a.row.id);
+        await appendEvents(trx, events);
+      });
+    } catch (err) {
+      this.o.logger.error({ err, operation_id: a.row.id }, 'failing a poison operation with its resource failed; closing the operation alone');
+      await this.o.db
+        .transaction(async (trx) => {
+          const at = nowIso();
+          closed = await finishOperation(trx, a.row.id, this.o.owner, { status: 'failed', progress: a.progress, message: outcome.message, error_code: error.code, error_message: error.message }, at);
+          if (closed) await appendEvents(trx, [operationEvent({ ...a.row, status: 'failed', message: outcome.message, error_code: error.code, error_message: error.message, updated_at: at, finished_at: at }, 'operation.failed')]);
+        })
+        .catch((e) => this.o.logger.error({ err: e, operation_id: a.row.id }, 'could not close a poison operation; its lease will lapse'));
+    }
+    this.active.delete(a.row.id);
+    announceEvents(this.o.bus);
+    if (closed) {
+      this.o.logger.error({ operation_id: a.row.id, kind: a.row.kind, resource_id: a.row.resource_id, error }, 'operation failed: its outcome could not be applied');
+      this.o.onFinished?.(a.row, 'failed');
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../core/db.js';
 import { AuditLog } from '../core/identity/audit.js';
-import { orphanedOperations } from '../core/operations/queries.js';
+import { markDispatched, orphanedOperations } from '../core/operations/queries.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 
 // Nothing stays in a transitional state: every few seconds each worker looks for operations nobody
@@ -34,9 +34,22 @@ export class Reconciler {
     if (this.running) return 0;
     this.running = true;
     try {
-      const ids = await orphanedOperations(this.o.db, Date.now(), pendingGraceMs, 1000);
-      for (const id of ids) await this.o.dispatcher.dispatch(id);
-      if (ids.length) this.o.logger.info({ count: ids.length }, 're-dispatched orphaned operations');
+      const now = Date.now();
+      const { ids, unclaimed } = await orphanedOperations(this.o.db, now, pendingGraceMs, 1000);
+      // Stamped only once the queue confirmed the publish: a publish lost to a broker restart
+      // leaves the operation unstamped, so the next pass tries again instead of a grace period later.
+      const confirmed: string[] = [];
+      let failed = 0;
+      for (let i = 0; i < ids.length; i += 100) {
+        const chunk = ids.slice(i, i + 100);
+        const results = await Promise.allSettled(chunk.map((id) => this.o.dispatcher.dispatch(id)));
+        results.forEach((r, j) => {
+          if (r.status === 'rejected') failed++;
+          else if (unclaimed.has(chunk[j]!)) confirmed.push(chunk[j]!);
+        });
+      }
+      await markDispatched(this.o.db, confirmed, now);
+      if (ids.length) this.o.logger.info({ count: ids.length, unconfirmed: failed }, 're-dispatched orphaned operations');
       if (Date.now() - this.lastPrune > 60_000) {
         this.lastPrune = Date.now();
         await this.prune();

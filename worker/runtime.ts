@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../core/db.js';
 import type { Bus } from '../core/events/bus.js';
@@ -17,6 +17,8 @@ export interface WorkerRuntimeOptions {
   /** The only worker there is (embedded SQLite): leases left by a previous run are dead, take them now. */
   sole: boolean;
   onFinished?: (op: OperationRow, status: 'succeeded' | 'failed') => void;
+  /** The lease owner id; `workerId()` by default. */
+  owner?: string;
 }
 
 export interface WorkerRuntime {
@@ -26,11 +28,21 @@ export interface WorkerRuntime {
   stop(): Promise<void>;
 }
 
-export const workerId = () => `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+const MAX_HOST_IN_ID = 120;
+
+/**
+ * A worker's lease owner id: hostname (readable in the operations table), pid, and a random tag.
+ * A hostname longer than `MAX_HOST_IN_ID` (Kubernetes pod names reach 253) is cut and suffixed
+ * with a hash of the whole, so ids stay distinct and well inside the lease_owner column.
+ */
+export const workerId = (hostname = os.hostname()) => {
+  const host = hostname.length > MAX_HOST_IN_ID ? `${hostname.slice(0, MAX_HOST_IN_ID - 9)}~${createHash('sha256').update(hostname).digest('hex').slice(0, 8)}` : hostname;
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+};
 
 /** Engine + queue consumer + reconciler: what `mockcloud worker` runs, and what `mockcloud up` embeds. */
 export async function startWorkerRuntime(o: WorkerRuntimeOptions): Promise<WorkerRuntime> {
-  const owner = workerId();
+  const owner = o.owner ?? workerId();
   const engine = new Engine({ db: o.db, bus: o.bus, owner, logger: o.logger, leaseMs: o.leaseMs, onFinished: o.onFinished });
   const reconciler = new Reconciler({
     db: o.db,

@@ -98,15 +98,61 @@ if (( $+functions[compdef] )); then compdef _mockcloud mockcloud; fi
 `;
 }
 
+const fq = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** fish has its own syntax: the same table as `switch` statements, one function driving `complete`. */
+export function fishCompletion(program: Command): string {
+  const { entries, choices } = table(program);
+  const words = entries.map((e) => `        case ${fq(e.path)}\n            printf '%s\\n' ${e.words.map(fq).join(' ')}`).join('\n');
+  const known = entries.filter((e) => e.path).map((e) => fq(e.path)).join(' ');
+  const opts = [...choices].map(([flag, values]) => `        case ${fq(flag)}\n            printf '%s\\n' ${values.map(fq).join(' ')}`).join('\n');
+  return `# mockcloud fish completion. Load with: mockcloud completion fish | source
+# or save it: mockcloud completion fish > ~/.config/fish/completions/mockcloud.fish
+function __mockcloud_words
+    switch "$argv[1]"
+${words}
+    end
+end
+function __mockcloud_choices
+    switch "$argv[1]"
+${opts}
+        case '*'
+            return 1
+    end
+end
+function __mockcloud_complete
+    set -l tokens (commandline -opc)
+    if __mockcloud_choices "$tokens[-1]"
+        return
+    end
+    set -l cpath ''
+    for w in $tokens[2..-1]
+        string match -q -- '-*' $w; and continue
+        set -l next $w
+        test -n "$cpath"; and set next "$cpath $w"
+        contains -- $next ${known}; and set cpath $next
+    end
+    __mockcloud_words "$cpath"
+end
+complete -c mockcloud -f -a '(__mockcloud_complete)'
+`;
+}
+
 export function registerCompletionCommand(program: Command): void {
   examples(
-    program.command('completion').description('print a shell completion script (bash or zsh)').argument('<shell>', 'bash or zsh'),
-    ['source <(mockcloud completion bash)      # in ~/.bashrc', 'source <(mockcloud completion zsh)       # in ~/.zshrc (after compinit)', 'mockcloud completion zsh > "${fpath[1]}/_mockcloud"'],
+    program.command('completion').description('print a shell completion script (bash, zsh or fish)').argument('<shell>', 'bash, zsh or fish'),
+    [
+      'source <(mockcloud completion bash)      # in ~/.bashrc',
+      'source <(mockcloud completion zsh)       # in ~/.zshrc (after compinit)',
+      'mockcloud completion zsh > "${fpath[1]}/_mockcloud"',
+      'mockcloud completion fish > ~/.config/fish/completions/mockcloud.fish',
+    ],
   ).action(
     action(async (shell: string) => {
       if (shell === 'bash') process.stdout.write(bashCompletion(program));
       else if (shell === 'zsh') process.stdout.write(zshCompletion(program));
-      else throw new CliError(`no completion for shell "${shell}"`, 'use bash or zsh', 2);
+      else if (shell === 'fish') process.stdout.write(fishCompletion(program));
+      else throw new CliError(`no completion for shell "${shell}"`, 'use bash, zsh or fish', 2);
     }),
   );
 }

@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander';
+import type { Vm, Volume } from '../../core/api.js';
 import { RESOURCES, type Accepted, type Item, type ResourceKind } from '../api-client.js';
 import { contextOf, type Ctx } from '../context.js';
-import { emitList, emitOne, say, writeJson } from '../output.js';
+import { emitJson, emitList, emitOne, say } from '../output.js';
 import { envScope, resolve } from '../resolve.js';
-import { COLUMNS, FIELDS } from '../views.js';
+import { columns, fields } from '../views.js';
+import { CliError } from '../errors.js';
 import { waitForOperation } from '../wait.js';
 import { action, examples, parseIntFlag, parseTag, tagQuery } from './shared.js';
 
@@ -38,7 +40,8 @@ export function addList(group: Command, kind: ResourceKind): Command {
       const ctx = contextOf(self);
       const scope = await envScope(ctx.client, flags.env);
       const items = await ctx.client.listAll(kind, { name: flags.name, status: flags.status, environment_id: scope.environmentId, ...tagQuery(flags.tag) }, flags.limit);
-      await emitList(ctx, items as { id: string }[], COLUMNS[kind] as never);
+      if (showsTable(ctx)) await learnNames(ctx, kind, items as Item<ResourceKind>[]);
+      await emitList(ctx, items as { id: string }[], columns(ctx.client)[kind] as never, PLURAL[kind]);
     }),
   );
 }
@@ -52,7 +55,8 @@ export function addGet(group: Command, kind: ResourceKind): Command {
     action(async (ref: string, flags: { env?: string }, self: Command) => {
       const ctx = contextOf(self);
       const item = await resolve(ctx.client, kind, ref, await envScope(ctx.client, flags.env));
-      await emitOne(ctx, item, FIELDS[kind] as never);
+      if (showsTable(ctx)) await learnNames(ctx, kind, [item]);
+      await emitOne(ctx, item, fields(ctx.client)[kind] as never);
     }),
   );
 }
@@ -62,16 +66,23 @@ export function addDelete(group: Command, kind: ResourceKind): Command {
   const cmd = group.command('delete').alias('rm').description(`delete a ${noun}`).argument(`<${kind}>`, `${noun} ID or name`);
   if (kind !== 'env') cmd.option('--env <env>', 'environment of a named resource (ID or name)');
   if (async) cmd.addOption(waitOption());
-  examples(cmd, [`mockcloud ${kind} delete ${RESOURCES[kind].prefix}…`, async ? `mockcloud ${kind} delete web --env prod --wait` : `mockcloud ${kind} delete web`]);
+  // No environment variable on purpose: a standing "never ask" is what --force must not become.
+  if (kind === 'vm') cmd.option('--force', 'delete a VM that has volumes attached without asking (they are detached and kept)');
+  examples(cmd, [
+    `mockcloud ${kind} delete ${RESOURCES[kind].prefix}…`,
+    async ? `mockcloud ${kind} delete web --env prod --wait` : `mockcloud ${kind} delete web`,
+    ...(kind === 'vm' ? ['mockcloud vm delete db --env prod --force   # has volumes: detach them without asking'] : []),
+  ]);
   return cmd.action(
-    action(async (ref: string, flags: { env?: string; wait?: boolean }, self: Command) => {
+    action(async (ref: string, flags: { env?: string; wait?: boolean; force?: boolean }, self: Command) => {
       const ctx = contextOf(self);
       const item = await resolve(ctx.client, kind, ref, await envScope(ctx.client, flags.env));
+      if (kind === 'vm') await confirmCascade(ctx, item as Vm, Boolean(flags.force));
       const res = await ctx.client.remove(kind, item.id);
       if (!async) {
-        if (ctx.output === 'json') writeJson(item);
+        if (ctx.output === 'json' || ctx.query) emitJson(ctx, item);
         else if (ctx.quiet) process.stdout.write(`${item.id}\n`);
-        else say(ctx, `deleted ${noun} ${item.id} (${item.name})`);
+        else say(ctx, `deleted ${noun} ${item.name} (${item.id})`);
         return;
       }
       await finishAsync(ctx, kind, { ...res, resource: res.resource ?? item }, { wait: Boolean(flags.wait), gone: true, verb: 'deleting' });
@@ -96,15 +107,65 @@ export async function finishAsync<K extends ResourceKind>(
   const noun = RESOURCES[kind].noun;
   const resource = res.resource;
   if (!opts.wait) {
-    await emitOne(ctx, resource, FIELDS[kind] as never);
-    say(ctx, `${noun} ${resource.id} is ${opts.verb}${res.operationId ? ` (operation ${res.operationId})` : ''}; follow it with \`mockcloud tail ${resource.id}\``);
+    await emitOne(ctx, resource, fields(ctx.client)[kind] as never);
+    say(ctx, `${noun} ${resource.name} (${resource.id}) is ${opts.verb}${res.operationId ? ` (operation ${res.operationId})` : ''}; follow it with \`mockcloud tail ${resource.id}\``);
     return;
   }
   const op = await waitForOperation(ctx, { operationId: res.operationId, resourceId: resource.id });
   if (opts.gone) {
-    if (ctx.output === 'json') writeJson(op);
+    if (ctx.output === 'json' || ctx.query) emitJson(ctx, op);
     else if (ctx.quiet) process.stdout.write(`${resource.id}\n`);
     return;
   }
-  await emitOne(ctx, await ctx.client.get(kind, resource.id), FIELDS[kind] as never);
+  await emitOne(ctx, await ctx.client.get(kind, resource.id), fields(ctx.client)[kind] as never);
+}
+
+const PLURAL: Record<ResourceKind, string> = { env: 'environments', sg: 'security groups', vm: 'VMs', volume: 'volumes' };
+
+const showsTable = (ctx: Ctx) => ctx.output !== 'json' && !ctx.query && !ctx.quiet;
+
+/**
+ * Tables and details show the environments, VMs, volumes and groups a resource points at by name:
+ * a request or two fill the client's names for them. Only for human output; JSON is the API objects.
+ */
+export async function learnNames(ctx: Ctx, kind: ResourceKind, items: Item<ResourceKind>[]): Promise<void> {
+  if (kind === 'env' || items.length === 0) return;
+  const envIds = new Set(items.map((i) => (i as { environment_id: string }).environment_id));
+  const envs = envIds.size === 1 ? [envIds.values().next().value!] : undefined;
+  if (envs && !ctx.client.names.has(envs[0]!)) await ctx.client.get('env', envs[0]!).catch(() => undefined);
+  else if (!envs) await ctx.client.listAll('env', {}, 1000).catch(() => undefined);
+  const refs = items.flatMap((i) => {
+    const x = i as Partial<Vm & Volume>;
+    return [...(x.security_group_ids ?? []), ...(x.attached_volume_ids ?? []), ...(x.attachment ? [x.attachment.vm_id] : [])];
+  });
+  const unknown = [...new Set(refs)].filter((id) => !ctx.client.names.has(id));
+  // A handful of IDs: one GET each; many (a long volume list): the lists of their kinds at once.
+  if (unknown.length <= 5) {
+    await Promise.all(unknown.map((id) => ctx.client.get(id.startsWith('sg-') ? 'sg' : id.startsWith('vm-') ? 'vm' : 'volume', id).catch(() => undefined)));
+  } else {
+    const kinds = new Set(unknown.map((id) => (id.startsWith('sg-') ? 'sg' : id.startsWith('vm-') ? 'vm' : 'volume') as ResourceKind));
+    await Promise.all([...kinds].map((k) => ctx.client.listAll(k, {}, 2000).catch(() => undefined)));
+  }
+}
+
+/**
+ * Deleting a VM detaches its volumes. As `gh repo delete` and `doctl … delete` do: on a terminal we
+ * say what else changes and ask; without a terminal (a script, CI) we refuse unless --force says
+ * the caller knows. A VM without volumes is deleted without a question.
+ */
+async function confirmCascade(ctx: Ctx, vm: Vm, force: boolean): Promise<void> {
+  const volumes = vm.attached_volume_ids ?? [];
+  if (volumes.length === 0) return;
+  await learnNames(ctx, 'vm', [vm]);
+  const what = `VM ${vm.name} (${vm.id}) has ${volumes.length} volume${volumes.length === 1 ? '' : 's'} attached: ${volumes.map((id) => ctx.client.label(id)).join(', ')}; deleting it detaches ${volumes.length === 1 ? 'it' : 'them'} (the volumes are kept)`;
+  if (force) return say(ctx, what);
+  if (!(process.stdin.isTTY && ctx.stderrTty)) throw new CliError(what, 'add --force to delete it anyway (nothing can be asked without a terminal)', 2);
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${what}.\nDelete it? [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError(`VM ${vm.name} was not deleted`);
+  } finally {
+    rl.close();
+  }
 }

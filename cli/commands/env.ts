@@ -3,7 +3,7 @@ import type { EnvironmentPatch } from '../../core/api.js';
 import { contextOf } from '../context.js';
 import { emitOne } from '../output.js';
 import { resolveId } from '../resolve.js';
-import { FIELDS } from '../views.js';
+import { fields } from '../views.js';
 import { addDelete, addGet, addList } from './crud.js';
 import { action, examples, parseTag, parseUntag, requireSomething, tagsPatch } from './shared.js';
 
@@ -23,7 +23,7 @@ export function registerEnvCommands(program: Command): void {
     action(async (name: string, flags: { cidr?: string; tag?: Record<string, string> }, self: Command) => {
       const ctx = contextOf(self);
       const { resource } = await ctx.client.create('env', { name, cidr: flags.cidr, tags: flags.tag });
-      await emitOne(ctx, resource, FIELDS.env);
+      await emitOne(ctx, resource, fields(ctx.client).env);
     }),
   );
 
@@ -46,7 +46,7 @@ export function registerEnvCommands(program: Command): void {
       requireSomething(patch, '--name, --tag, --untag');
       const id = await resolveId(ctx.client, 'env', ref);
       const { resource } = await ctx.client.update('env', id, patch);
-      await emitOne(ctx, resource, FIELDS.env);
+      await emitOne(ctx, resource, fields(ctx.client).env);
     }),
   );
 

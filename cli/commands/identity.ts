@@ -114,7 +114,7 @@ export function registerIdentityCommands(program: Command): void {
           { header: 'ENDPOINT', value: (r) => r.endpoint },
           { header: 'PROJECT', value: (r) => r.project },
           { header: 'TOKEN', value: (r) => r.token },
-        ]);
+        ], 'contexts');
       }),
     );
   context
@@ -176,7 +176,7 @@ export function registerIdentityCommands(program: Command): void {
     .action(
       action(async (_flags: unknown, self: Command) => {
         const ctx = contextOf(self);
-        await emitList(ctx, (await get<S['ProjectList']>(ctx, '/api/v1/projects', { limit: '500' })).items, PROJECT_COLUMNS);
+        await emitList(ctx, (await get<S['ProjectList']>(ctx, '/api/v1/projects', { limit: '500' })).items, PROJECT_COLUMNS, 'projects');
       }),
     );
   project
@@ -193,7 +193,7 @@ export function registerIdentityCommands(program: Command): void {
         if (flags.add) await send(ctx, 'PUT', `/api/v1/projects/${encodeURIComponent(id)}/members/${encodeURIComponent(await userId(ctx, flags.add))}`, { role: flags.role });
         if (flags.remove) await send(ctx, 'DELETE', `/api/v1/projects/${encodeURIComponent(id)}/members/${encodeURIComponent(await userId(ctx, flags.remove))}`);
         const members = await get<S['MemberList']>(ctx, `/api/v1/projects/${encodeURIComponent(id)}/members`);
-        await emitList(ctx, members.items.map((m) => ({ ...m, id: m.user_id })), MEMBER_COLUMNS);
+        await emitList(ctx, members.items.map((m) => ({ ...m, id: m.user_id })), MEMBER_COLUMNS, 'members');
       }),
     );
 
@@ -217,7 +217,7 @@ export function registerIdentityCommands(program: Command): void {
     .action(
       action(async (_flags: unknown, self: Command) => {
         const ctx = contextOf(self);
-        await emitList(ctx, (await get<S['UserList']>(ctx, '/api/v1/users', { limit: '500' })).items, USER_COLUMNS);
+        await emitList(ctx, (await get<S['UserList']>(ctx, '/api/v1/users', { limit: '500' })).items, USER_COLUMNS, 'users');
       }),
     );
 
@@ -259,7 +259,7 @@ export function registerIdentityCommands(program: Command): void {
     .action(
       action(async (flags: { all?: boolean }, self: Command) => {
         const ctx = contextOf(self);
-        await emitList(ctx, (await get<S['TokenList']>(ctx, '/api/v1/tokens', { limit: '500', include_revoked: flags.all ? 'true' : undefined })).items, TOKEN_COLUMNS);
+        await emitList(ctx, (await get<S['TokenList']>(ctx, '/api/v1/tokens', { limit: '500', include_revoked: flags.all ? 'true' : undefined })).items, TOKEN_COLUMNS, 'tokens');
       }),
     );
   token

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.js';
+import { registerApiCommand } from './api.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerEnvCommands } from './env.js';
 import { registerIdentityCommands } from './identity.js';
 import { registerOpCommands } from './op.js';
 import { registerSgCommands } from './sg.js';
 import { registerSimCommands } from './sim.js';
+import { registerStatusCommand } from './status.js';
 import { registerTailCommand } from './tail.js';
 import { registerVmCommands } from './vm.js';
 import { registerVolumeCommands } from './volume.js';
@@ -26,6 +28,8 @@ Examples:
   mockcloud volume attach data web --env prod --wait
   mockcloud tail --env prod                          # live progress of everything in prod
   mockcloud vm list --output json | jq -r '.[].id'
+  mockcloud vm list --query '[].id'                 # the same without jq (JMESPath)
+  mockcloud status                                   # which server, mode, readiness
 
 Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 interrupted.
 `,
@@ -38,5 +42,7 @@ Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 inter
   registerTailCommand(program);
   registerSimCommands(program);
   registerCompletionCommand(program);
+  registerApiCommand(program);
+  registerStatusCommand(program);
   registerIdentityCommands(program);
 }

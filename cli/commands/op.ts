@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { contextOf } from '../context.js';
 import { emitList, emitOne } from '../output.js';
 import { envScope } from '../resolve.js';
-import { OP_COLUMNS, OP_FIELDS } from '../views.js';
+import { opColumns, opFields } from '../views.js';
 import { waitForOperation } from '../wait.js';
 import { action, examples, parseIntFlag } from './shared.js';
 
@@ -28,14 +28,14 @@ export function registerOpCommands(program: Command): void {
       const ctx = contextOf(self);
       const scope = await envScope(ctx.client, flags.env);
       const items = await ctx.client.listOperations({ resource_id: flags.resource, kind: flags.kind, status: flags.status, environment_id: scope.environmentId }, flags.limit);
-      await emitList(ctx, items, OP_COLUMNS);
+      await emitList(ctx, items, opColumns(ctx.client), 'operations');
     }),
   );
 
   examples(op.command('get').alias('show').description('show one operation').argument('<op>', 'operation ID'), ['mockcloud op get op-…', 'mockcloud op get op-… --output json']).action(
     action(async (id: string, _flags: unknown, self: Command) => {
       const ctx = contextOf(self);
-      await emitOne(ctx, await ctx.client.getOperation(id), OP_FIELDS);
+      await emitOne(ctx, await ctx.client.getOperation(id), opFields(ctx.client));
     }),
   );
 
@@ -47,7 +47,7 @@ export function registerOpCommands(program: Command): void {
       const ctx = contextOf(self);
       const current = await ctx.client.getOperation(id);
       const done = await waitForOperation(ctx, { operationId: current.id, resourceId: current.resource_id });
-      await emitOne(ctx, done, OP_FIELDS);
+      await emitOne(ctx, done, opFields(ctx.client));
     }),
   );
 }

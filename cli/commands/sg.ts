@@ -3,7 +3,7 @@ import type { Rule, SecurityGroupPatch } from '../../core/api.js';
 import { contextOf } from '../context.js';
 import { emitOne } from '../output.js';
 import { envScope, resolveId } from '../resolve.js';
-import { FIELDS } from '../views.js';
+import { fields } from '../views.js';
 import { addDelete, addGet, addList } from './crud.js';
 import { action, examples, parseRule, parseTag, parseUntag, requireSomething, RULE_HELP, tagsPatch } from './shared.js';
 
@@ -36,7 +36,7 @@ export function registerSgCommands(program: Command): void {
       const ctx = contextOf(self);
       const environmentId = await resolveId(ctx.client, 'env', flags.env);
       const { resource } = await ctx.client.create('sg', { name, environment_id: environmentId, description: flags.description, rules: flags.rule, tags: flags.tag });
-      await emitOne(ctx, resource, FIELDS.sg);
+      await emitOne(ctx, resource, fields(ctx.client).sg);
     }),
   );
 
@@ -69,7 +69,7 @@ export function registerSgCommands(program: Command): void {
       requireSomething(patch, '--name, --description, --rule, --no-rules, --tag, --untag');
       const id = await resolveId(ctx.client, 'sg', ref, await envScope(ctx.client, flags.env));
       const { resource } = await ctx.client.update('sg', id, patch);
-      await emitOne(ctx, resource, FIELDS.sg);
+      await emitOne(ctx, resource, fields(ctx.client).sg);
     }),
   );
 

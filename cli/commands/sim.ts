@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { Simulation, SimulationPatch } from '../../core/api.js';
-import { contextOf } from '../context.js';
-import { emitOne } from '../output.js';
+import { DEFAULT_DURATIONS } from '../../core/simulation/settings.js';
+import { contextOf, type Ctx } from '../context.js';
+import { emitOne, say } from '../output.js';
 import { action, examples, parseNumberFlag, requireSomething } from './shared.js';
 
 type OpSettings = NonNullable<SimulationPatch['operations']>;
@@ -30,17 +31,53 @@ function parseSeed(value: string): number | null {
   return Number(value);
 }
 
-const fields: [string, (s: Simulation) => string][] = [
-  ['time scale', (s) => String(s.time_scale)],
-  ['seed', (s) => (s.seed === null ? 'random' : String(s.seed))],
-  ['failure rate', (s) => String(s.failure_rate)],
-  ...(['vm.create', 'vm.delete', 'vm.start', 'vm.stop', 'vm.reboot', 'vm.update', 'volume.create', 'volume.delete', 'volume.attach', 'volume.detach', 'volume.update'] as const).map(
-    (kind) => [kind, (s: Simulation) => {
-      const o = s.operations?.[kind];
-      return o ? `${o.min_s}–${o.max_s} s, fails ${o.failure_rate * 100}%` : '';
-    }] as [string, (s: Simulation) => string],
-  ),
-];
+const percent = (r: number) => `${Math.round(r * 1000) / 10}%`;
+
+/** What a kind would do with no per-kind setting: SPEC §5 durations, creates fail at the top-level rate. */
+function defaultsOf(kind: string, s: Simulation): { min_s: number; max_s: number; failure_rate: number } | undefined {
+  const durations = (DEFAULT_DURATIONS as Record<string, [number, number]>)[kind];
+  if (!durations) return undefined;
+  return { min_s: durations[0], max_s: durations[1], failure_rate: kind.endsWith('.create') ? s.failure_rate : 0 };
+}
+
+/** The per-kind settings that differ from the defaults: what `sim get` marks and `sim reset` clears. */
+export function overridesOf(s: Simulation): { kind: string; what: string[] }[] {
+  const out: { kind: string; what: string[] }[] = [];
+  for (const [kind, o] of Object.entries(s.operations ?? {})) {
+    const d = defaultsOf(kind, s);
+    if (!o || !d) continue;
+    const what: string[] = [];
+    if (o.min_s !== d.min_s || o.max_s !== d.max_s) what.push(`${o.min_s}–${o.max_s} s`);
+    if (o.failure_rate !== d.failure_rate) what.push(`fails ${percent(o.failure_rate)}`);
+    if (what.length) out.push({ kind, what });
+  }
+  return out;
+}
+
+function fieldsOf(s: Simulation): [string, (s: Simulation) => string][] {
+  const overridden = new Set(overridesOf(s).map((o) => o.kind));
+  return [
+    ['time scale', (x) => String(x.time_scale)],
+    ['seed', (x) => (x.seed === null ? 'random' : String(x.seed))],
+    ['failure rate', (x) => `${x.failure_rate} (create operations)`],
+    ...Object.keys(s.operations ?? {}).map(
+      (kind) =>
+        [kind, (x: Simulation) => {
+          const o = x.operations?.[kind as keyof Simulation['operations']];
+          return o ? `${o.min_s}–${o.max_s} s, fails ${percent(o.failure_rate)}${overridden.has(kind) ? '  (override)' : ''}` : '';
+        }] as [string, (s: Simulation) => string],
+    ),
+  ];
+}
+
+/** After `sim set`: a per-kind failure rate the new top-level rate does not reach is easy to miss. */
+function warnShadowed(ctx: Ctx, s: Simulation, patch: SimulationPatch): void {
+  if (patch.failure_rate === undefined) return;
+  const shadowed = Object.entries(s.operations ?? {}).filter(([kind, o]) => kind.endsWith('.create') && o && o.failure_rate !== s.failure_rate);
+  for (const [kind, o] of shadowed) {
+    say(ctx, `note: ${kind} keeps its own failure rate ${percent(o!.failure_rate)} (an --op override), not ${percent(s.failure_rate)}; \`mockcloud sim reset\` clears per-kind overrides`);
+  }
+}
 
 export function registerSimCommands(program: Command): void {
   const sim = program.command('sim').alias('simulation').description('simulation settings: durations, failure rates, seed (admin-only when auth is on)');
@@ -49,7 +86,8 @@ export function registerSimCommands(program: Command): void {
   examples(sim.command('get').description('show the simulation settings'), ['mockcloud sim get', 'mockcloud sim get --output json']).action(
     action(async (_flags: unknown, self: Command) => {
       const ctx = contextOf(self);
-      await emitOne(ctx, await ctx.client.getSimulation(), fields);
+      const current = await ctx.client.getSimulation();
+      await emitOne(ctx, current, fieldsOf(current));
     }),
   );
 
@@ -67,7 +105,26 @@ export function registerSimCommands(program: Command): void {
       const ctx = contextOf(self);
       const patch: SimulationPatch = { time_scale: flags.timeScale, failure_rate: flags.failureRate, seed: flags.seed, operations: flags.op };
       requireSomething(patch, '--time-scale, --failure-rate, --seed, --op');
-      await emitOne(ctx, await ctx.client.updateSimulation(patch), fields);
+      const updated = await ctx.client.updateSimulation(patch);
+      await emitOne(ctx, updated, fieldsOf(updated));
+      warnShadowed(ctx, updated, patch);
+    }),
+  );
+
+  examples(
+    sim
+      .command('reset')
+      .description('drop every per-kind override (--op), so each kind follows the defaults and the top-level failure rate again')
+      .option('--all', 'also set time scale 1, failure rate 0.1 and a random seed (the SPEC defaults)'),
+    ['mockcloud sim reset', 'mockcloud sim reset --all'],
+  ).action(
+    action(async (flags: { all?: boolean }, self: Command) => {
+      const ctx = contextOf(self);
+      const current = await ctx.client.getSimulation();
+      const operations = Object.fromEntries(Object.keys(current.operations ?? {}).map((kind) => [kind, null])) as SimulationPatch['operations'];
+      const patch: SimulationPatch = flags.all ? { operations, time_scale: 1, failure_rate: 0.1, seed: null } : { operations };
+      const updated = await ctx.client.updateSimulation(patch);
+      await emitOne(ctx, updated, fieldsOf(updated));
     }),
   );
 }

@@ -8,6 +8,7 @@ import { isOperationEvent, openEventStream, type CloudEvent, type EventFilter } 
 import { opViewOf, plainOpLine, type OpView } from '../format.js';
 import { resolveId } from '../resolve.js';
 import type { BoardHandle } from '../ui/render.js';
+import { isStalled, noWorkerNotice } from '../wait.js';
 import { action, examples } from './shared.js';
 
 // `mockcloud tail`: a live view of the event stream. Operations in flight get a bar each; finished
@@ -73,8 +74,17 @@ export function registerTailCommand(program: Command): void {
       const steps = new Map<string, string>();
       const wanted = (opId: string | null | undefined) => operationIds.size === 0 || (opId ? operationIds.has(opId) : false);
 
+      // Names for the resources operations run on: asked once each, shown from the next line on.
+      const asked = new Set<string>();
+      const learnName = (id: string) => {
+        if (ctx.client.names.has(id) || asked.has(id)) return;
+        asked.add(id);
+        const kind = (Object.keys(RESOURCES) as ResourceKind[]).find((k) => id.startsWith(RESOURCES[k].prefix));
+        if (kind) void ctx.client.get(kind, id).catch(() => undefined);
+      };
       const showOp = (op: Operation) => {
-        const view = opViewOf(op, Date.now(), views.get(op.id));
+        learnName(op.resource_id);
+        const view = opViewOf(op, Date.now(), views.get(op.id), ctx.client.names.get(op.resource_id));
         views.set(op.id, view);
         if (board) return board.upsert(view);
         const step = `${op.status}|${op.message}`;
@@ -93,6 +103,16 @@ export function registerTailCommand(program: Command): void {
         }
       }
 
+      // Operations queued with nobody to take them: said once, after a few seconds.
+      let stalledSaid = false;
+      const stallCheck = setInterval(() => {
+        const stalled = [...views.values()].find((v) => isStalled(v, Date.now()));
+        if (!stalled || stalledSaid) return;
+        stalledSaid = true;
+        notice(noWorkerNotice(stalled, Date.now()));
+      }, 250);
+      stallCheck.unref();
+
       const interrupt = new AbortController();
       const onSigint = () => interrupt.abort();
       process.once('SIGINT', onSigint);
@@ -109,6 +129,8 @@ export function registerTailCommand(program: Command): void {
             connected = true;
             for await (const event of stream.events) {
               lastEventId = event.sseId ?? lastEventId;
+              const named = event.data as { name?: unknown };
+              if (typeof named.name === 'string') ctx.client.names.set(event.resource_id, named.name);
               if (!wanted(event.operation_id)) continue;
               if (json) {
                 const { sseId: _sseId, ...plain } = event;
@@ -128,6 +150,7 @@ export function registerTailCommand(program: Command): void {
           await sleep(retryMs, undefined, { signal: interrupt.signal }).catch(() => undefined);
         }
       } finally {
+        clearInterval(stallCheck);
         process.removeListener('SIGINT', onSigint);
         await board?.stop();
       }

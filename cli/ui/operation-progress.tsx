@@ -1,5 +1,5 @@
 import { Box, Static, Text } from 'ink';
-import { bar, formatElapsed, type OpView } from '../format.js';
+import { bar, formatElapsed, resourceLabel, type OpView } from '../format.js';
 import { TONE_COLOR } from './table.js';
 
 export interface OperationBarProps {
@@ -15,7 +15,7 @@ export function OperationBar({ op, now, width = 24 }: OperationBarProps) {
   if (op.status === 'succeeded') {
     return (
       <Text>
-        <Text color="green">✔</Text> {op.kind} <Text bold>{op.resourceId}</Text> succeeded <Text dimColor>({op.id}, {elapsed})</Text>
+        <Text color="green">✔</Text> {op.kind} <Text bold>{resourceLabel(op)}</Text> succeeded <Text dimColor>({op.id}, {elapsed})</Text>
       </Text>
     );
   }
@@ -23,7 +23,7 @@ export function OperationBar({ op, now, width = 24 }: OperationBarProps) {
     return (
       <Box flexDirection="column">
         <Text>
-          <Text color="red">✘</Text> {op.kind} <Text bold>{op.resourceId}</Text> <Text color="red">failed</Text> at {op.progress}%{' '}
+          <Text color="red">✘</Text> {op.kind} <Text bold>{resourceLabel(op)}</Text> <Text color="red">failed</Text> at {op.progress}%{' '}
           <Text dimColor>({op.id}, {elapsed})</Text>
         </Text>
         {op.error ? (
@@ -37,7 +37,7 @@ export function OperationBar({ op, now, width = 24 }: OperationBarProps) {
   }
   return (
     <Text>
-      <Text color={TONE_COLOR.busy}>{SPINNER[Math.floor(now / 100) % SPINNER.length]}</Text> {op.kind} <Text bold>{op.resourceId}</Text>{' '}
+      <Text color={TONE_COLOR.busy}>{SPINNER[Math.floor(now / 100) % SPINNER.length]}</Text> {op.kind} <Text bold>{resourceLabel(op)}</Text>{' '}
       <Text color="cyan">{bar(op.progress, width)}</Text> {String(op.progress).padStart(3)}% {op.message || op.status} <Text dimColor>{elapsed}</Text>
     </Text>
   );

@@ -50,6 +50,9 @@ export async function renderBoard(stream: Stream = process.stderr): Promise<Boar
   return {
     upsert(op) {
       const others = state.active.filter((a) => a.id !== op.id);
+      // A finished operation is printed once: the last event and the last poll both report it, and
+      // <Static> writes every item it is given, so a second copy would print the line twice.
+      if (state.done.some((d) => (d as OpView).id === op.id && (d as OpView).status === op.status)) return;
       if (op.status === 'succeeded' || op.status === 'failed') {
         state.active = others;
         state.done = [...state.done, op];

@@ -10,14 +10,16 @@ export interface TableProps {
   rows: string[][];
   /** Index of the column whose value is a status (coloured by tone). */
   statusColumn?: number;
+  /** false for `--no-header`. */
+  header?: boolean;
 }
 
-export function Table({ headers, rows, statusColumn }: TableProps) {
+export function Table({ headers, rows, statusColumn, header = true }: TableProps) {
   const laid = layoutTable(headers, rows);
   const [head, ...body] = laid;
   return (
     <Box flexDirection="column">
-      <Text bold>{head!.join('  ').trimEnd()}</Text>
+      {header ? <Text bold>{head!.join('  ').trimEnd()}</Text> : null}
       {body.map((cells, r) => (
         <Text key={r} wrap="truncate-end">
           {cells.map((cell, i) => (
@@ -27,7 +29,6 @@ export function Table({ headers, rows, statusColumn }: TableProps) {
           ))}
         </Text>
       ))}
-      {rows.length === 0 ? <Text dimColor>(none)</Text> : null}
     </Box>
   );
 }
@@ -37,15 +38,15 @@ export interface DetailsProps {
   statusField?: string;
 }
 
-/** A single resource as aligned `key  value` lines. */
+/** A single resource as aligned `key: value` lines, the same layout as the plain output. */
 export function Details({ fields, statusField = 'status' }: DetailsProps) {
-  const width = Math.max(...fields.map(([k]) => k.length));
+  const width = Math.max(...fields.map(([k]) => k.length)) + 1;
   return (
     <Box flexDirection="column">
       {fields.map(([key, value]) => (
         <Text key={key}>
-          <Text bold>{key.padEnd(width)}</Text>
-          {'  '}
+          <Text bold>{`${key}:`.padEnd(width)}</Text>
+          {' '}
           <Text color={key === statusField ? TONE_COLOR[toneOf(value)] : undefined}>{value}</Text>
         </Text>
       ))}

@@ -91,10 +91,11 @@ export async function finishOperation(
 /**
  * Operations nobody is working on: claimed by a worker that stopped renewing its lease, handed back
  * without one, or never claimed although dispatched (or re-dispatched) longer than `pendingGraceMs`
- * ago. The ones returned as unclaimed are stamped, so the next pass waits another grace period
- * before publishing them again instead of flooding a slow queue with copies.
+ * ago. `unclaimed` are the never-claimed ones: once their re-publish is confirmed the caller stamps
+ * them (`markDispatched`), so the next pass waits another grace period instead of flooding a slow
+ * queue with copies — and a publish that was not confirmed is tried again on the next pass.
  */
-export async function orphanedOperations(db: Q, now: number, pendingGraceMs: number, limit: number): Promise<string[]> {
+export async function orphanedOperations(db: Q, now: number, pendingGraceMs: number, limit: number): Promise<{ ids: string[]; unclaimed: Set<string> }> {
   const cutoffMs = now - pendingGraceMs;
   const rows = (await db('operations')
     .select('id', 'lease_owner', 'status')
@@ -116,11 +117,15 @@ export async function orphanedOperations(db: Q, now: number, pendingGraceMs: num
     )
     .orderBy('created_at')
     .limit(limit)) as { id: string; lease_owner: string | null; status: string }[];
-  const unclaimed = rows.filter((r) => r.status === 'pending' && r.lease_owner === null).map((r) => r.id);
-  for (let i = 0; i < unclaimed.length; i += 500) {
-    await db('operations').whereIn('id', unclaimed.slice(i, i + 500)).update({ dispatched_ms: now });
+  const unclaimed = new Set(rows.filter((r) => r.status === 'pending' && r.lease_owner === null).map((r) => r.id));
+  return { ids: rows.map((r) => r.id), unclaimed };
+}
+
+/** Records when an operation's message was last confirmed by the queue. */
+export async function markDispatched(db: Q, ids: string[], at: number): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    await db('operations').whereIn('id', ids.slice(i, i + 500)).update({ dispatched_ms: at });
   }
-  return rows.map((r) => r.id);
 }
 
 /**

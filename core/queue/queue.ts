@@ -7,11 +7,18 @@ import type { Dispatcher } from '../operations/submit.js';
  */
 export type WorkHandler = (operationId: string) => Promise<void>;
 
+/** What is true right now (for /health): reachable, and taking messages. */
+export interface QueueStatus {
+  connected: boolean;
+  consuming: boolean;
+}
+
 export interface WorkQueue extends Dispatcher {
   consume(handler: WorkHandler): Promise<void>;
   /** Stops taking new messages (graceful shutdown); unacked ones go back to the broker. */
   stopConsuming(): Promise<void>;
   depth(): Promise<number>;
+  status(): QueueStatus;
   close(): Promise<void>;
 }
 
@@ -50,6 +57,10 @@ export class InProcessQueue implements WorkQueue {
 
   async depth(): Promise<number> {
     return this.backlog.length;
+  }
+
+  status(): QueueStatus {
+    return { connected: true, consuming: this.handler !== undefined };
   }
 
   async close(): Promise<void> {

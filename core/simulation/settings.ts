@@ -24,7 +24,7 @@ export interface StoredSimulation {
 }
 
 // SPEC §5 defaults. Create failures follow the top-level failure_rate unless a kind overrides it.
-const DEFAULT_DURATIONS: Record<OperationKind, [number, number]> = {
+export const DEFAULT_DURATIONS: Record<OperationKind, [number, number]> = {
   'vm.create': [30, 60],
   'vm.delete': [5, 15],
   'vm.start': [5, 20],

@@ -19,7 +19,7 @@ import { makeRng } from '../simulation/rng.js';
 import type { SimulationService } from '../simulation/service.js';
 import type { VmCreate, VmPatch } from '../api.js';
 import { pickAddress } from './ip.js';
-import { loadVmRelations } from './relations.js';
+import { getVmWithRelations, loadVmRelations, relationColumns, splitRelations } from './relations.js';
 import { serializeVm, type Vm, type VmRow } from './schema.js';
 
 export interface Accepted<T> {
@@ -176,9 +176,15 @@ export class VmService {
   }
 
   async list(ctx: Ctx, q: ListQuery): Promise<Page<Vm>> {
-    const { rows, nextPageToken } = await listRows<VmRow>(this.deps.db, 'vms', ctx.projectId, q);
-    const rel = await loadVmRelations(this.deps.db, rows);
-    return { items: rows.map((r) => serializeVm(r, rel.get(r.id)!)), next_page_token: nextPageToken };
+    const db = this.deps.db;
+    const { rows, nextPageToken } = await listRows<VmRow>(db, 'vms', ctx.projectId, q, (query) => query.select(db.raw(relationColumns(db))));
+    return {
+      items: rows.map((r) => {
+        const { row, rel } = splitRelations(r);
+        return serializeVm(row, rel);
+      }),
+      next_page_token: nextPageToken,
+    };
   }
 
   private async row(db: Q, ctx: Ctx, id: string): Promise<VmRow> {
@@ -188,7 +194,9 @@ export class VmService {
   }
 
   async get(ctx: Ctx, id: string): Promise<Vm> {
-    return vmSnapshot(this.deps.db, await this.row(this.deps.db, ctx, id));
+    const found = await getVmWithRelations(this.deps.db, ctx.projectId, id);
+    if (!found) throw notFound('VM', id);
+    return serializeVm(found.row, found.rel);
   }
 
   async update(ctx: Ctx, id: string, patch: VmPatch, ifMatch?: string): Promise<Vm> {

@@ -3,6 +3,7 @@ import type { OperationId } from '../../core/api.js';
 import { IMAGES, SIZES } from '../../core/catalogue.js';
 import { replaceEnvironment, replaceSecurityGroup } from '../../core/common/replace.js';
 import { AppError } from '../../core/errors.js';
+import { VERSION } from '../../core/version.js';
 import type { Services } from '../services.js';
 import { ctxOf, header, param, sendResource } from '../http.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
@@ -63,13 +64,13 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     updateSimulation: async (req, res) => sendResource(res, 200, await s.simulation.update(req.body)),
     streamEvents: streamEvents(s, hooks),
     getHealth: (_req, res) => {
-      res.json({ status: 'ok' });
+      res.json({ status: 'ok', version: VERSION });
     },
     getReady: async (_req, res) => {
       const report = await s.health.readiness();
       if (!report.ok) {
         const down = Object.entries(report.checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
-        throw new AppError('unavailable', `not ready: ${down.join(', ')} down`, {
+        throw new AppError('unavailable', `not ready: ${report.problems.join('; ')}`, {
           retryAfter: 5,
           dependents: down.map((id) => ({ id, type: 'dependency' })),
         });

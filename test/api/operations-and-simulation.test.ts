@@ -86,7 +86,9 @@ describe('api: operations, catalogues and simulation', () => {
   });
 
   it('answers /health and /ready', async () => {
-    expect((await http.get('/health')).body).to.deep.equal({ status: 'ok' });
+    const health = (await http.get('/health')).body;
+    expect(health.status).to.equal('ok');
+    expect(health.version, 'the server version `mockcloud status` shows').to.match(/^\d+\.\d+\.\d+/);
     const ready = await http.get('/ready');
     expect(ready.status).to.equal(200);
     expect(ready.body.checks).to.include({ database: 'ok', migrations: 'ok' });

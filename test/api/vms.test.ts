@@ -25,7 +25,7 @@ describe('api: VMs', () => {
   };
 
   it('answers 202 with the VM creating, Location, Operation-Location and Retry-After; a GET right after shows creating', async () => {
-    const r = await http.post('/api/v1/vms/', vmBody({ tags: { 'mockcloud:duration': '30' } }));
+    const r = await http.post('/api/v1/vms/', vmBody({ tags: { 'mockcloud:duration': '300' } })); // 3 s: a loaded machine must not finish it before the GET
     expect(r.status).to.equal(202);
     expect(r.body.status).to.equal('creating');
     expect(r.body.id).to.match(/^vm-/);

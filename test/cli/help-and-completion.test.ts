@@ -61,9 +61,9 @@ describe('mockcloud CLI help and completion', function () {
     const zsh = await cli('http://127.0.0.1:9', ['completion', 'zsh']);
     expect(zsh.code).to.equal(0);
     expect(zsh.stdout).to.match(/^#compdef mockcloud/).and.include('compdef _mockcloud mockcloud').and.include("'vm create')");
-    const fish = await cli('http://127.0.0.1:9', ['completion', 'fish']);
-    expect(fish.code).to.equal(2);
-    expect(fish.stderr).to.include('use bash or zsh');
+    const tcsh = await cli('http://127.0.0.1:9', ['completion', 'tcsh']);
+    expect(tcsh.code).to.equal(2);
+    expect(tcsh.stderr).to.include('use bash, zsh or fish');
   });
 });
 
@@ -86,7 +86,7 @@ describe('mockcloud tail across a server restart', function () {
       up = await startUp(['--data-dir', dataDir], port);
       const vm = await cli(up.endpoint, ['vm', 'create', 'after-restart', '--env', env, '--tag', 'mockcloud:outcome=succeed', '--wait', '--quiet']);
       expect(vm.code, vm.stderr).to.equal(0);
-      await tail.until(new RegExp(`vm\\.create ${vm.stdout.trim()}\\s+succeeded`), 15_000);
+      await tail.until(new RegExp(`vm\\.create ${vm.stdout.trim()}(?: \\(after-restart\\))?\\s+succeeded`), 15_000);
       expect(tail.out.stderr).to.include('reconnected');
       const createdLines = tail.out.stdout.split('\n').filter((l) => l.includes('environment.created') && l.includes(env));
       expect(createdLines, 'no event replayed twice after the resume').to.have.length(1);

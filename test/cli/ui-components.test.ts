@@ -52,18 +52,18 @@ describe('CLI Ink components', () => {
     expect(frame).to.include('environment.created').and.include('allocating address').and.include('reconnecting…');
   });
 
-  it('renders a table with aligned columns and a placeholder when empty', () => {
+  it('renders a table with aligned columns, and without its header for --no-header', () => {
     const { lastFrame } = render(createElement(Table, { headers: ['ID', 'NAME', 'STATUS'], rows: [['vm-1', 'web', 'running'], ['vm-22', 'database', 'error']], statusColumn: 2 }));
     const lines = lastFrame()!.split('\n');
     expect(lines[0]).to.match(/^ID\s+NAME\s+STATUS$/);
     expect(lines[1]).to.match(/^vm-1\s+web\s+running$/);
     expect(lines[2]).to.match(/^vm-22\s+database\s+error$/);
     expect(lines[1]!.indexOf('running')).to.equal(lines[0]!.indexOf('STATUS'));
-    expect(render(createElement(Table, { headers: ['ID'], rows: [] })).lastFrame()).to.include('(none)');
+    expect(render(createElement(Table, { headers: ['ID', 'NAME'], rows: [['vm-1', 'web']], header: false })).lastFrame()).to.equal('vm-1  web');
   });
 
   it('renders one resource as aligned key/value lines', () => {
     const { lastFrame } = render(createElement(Details, { fields: [['id', 'env-1'], ['status', 'available']] }));
-    expect(lastFrame()!.split('\n')).to.deep.equal(['id      env-1', 'status  available']);
+    expect(lastFrame()!.split('\n')).to.deep.equal(['id:     env-1', 'status: available']);
   });
 });

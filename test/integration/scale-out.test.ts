@@ -33,9 +33,11 @@ if (STACK === 'distributed') {
         const ports = [await freePort(), await freePort()];
         for (const port of ports) children.push(spawnCli(['server', '--port', String(port)], env));
         const bases = ports.map((p) => `http://127.0.0.1:${p}`);
-        for (const base of bases) await waitFor(`server ${base}`, async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200, 30_000, 100);
+        // Servers answer /health at once; /ready waits for a worker consuming the queue.
+        for (const base of bases) await waitFor(`server ${base}`, async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200, 30_000, 100);
         const workers = [spawnCli(['worker'], env), spawnCli(['worker'], env), spawnCli(['worker'], env)];
         children.push(...workers);
+        for (const base of bases) await waitFor(`server ${base} ready`, async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200, 30_000, 100);
 
         const [a, b] = bases.map((base) => client(base)) as [ReturnType<typeof client>, ReturnType<typeof client>];
         const e = (await a.post('/api/v1/environments', { name: uniq('scale') })).body;

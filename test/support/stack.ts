@@ -7,7 +7,7 @@ import { InProcessBus, type Bus } from '../../core/events/bus.js';
 import { RedisBus } from '../../core/events/redis-bus.js';
 import { InProcessQueue, type WorkQueue } from '../../core/queue/queue.js';
 import { RabbitQueue } from '../../core/queue/rabbit-queue.js';
-import { createApp, type AppOptions } from '../../server/app.js';
+import { createApp, warmContract, type AppOptions } from '../../server/app.js';
 import { createServices, type Services } from '../../server/services.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
 
@@ -102,6 +102,8 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     ? undefined
     : await startWorkerRuntime({ db: stack.db, bus: stack.bus, queue: stack.queue, logger, leaseMs: opts.leaseMs ?? 5000, sole: false });
   const app = createApp({ services, logger, validateResponses: true, observe: opts.observe, rateLimiter: opts.rateLimiter, metrics: opts.metrics });
+  // Compiled before the first request, so /health and /ready go through the validator too.
+  await warmContract(app);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
