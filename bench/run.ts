@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { benchApi } from './api.js';
+import { benchAuth } from './auth.js';
 import { benchCliExit, benchCliStartup } from './cli-startup.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEmulator } from './emulator.js';
@@ -19,6 +20,7 @@ import { formatTable, log, row, type Row } from './lib.js';
 // chaos rules, streams…) is a module in bench/ and one line here.
 const BENCHES: { name: string; run: () => Promise<Row[]> }[] = [
   { name: 'api', run: () => benchApi() },
+  { name: 'auth', run: () => benchAuth() },
   { name: 'provisioning', run: () => benchProvisioning() },
   { name: 'inflight', run: () => benchInflight() },
   { name: 'cold-start', run: () => benchColdStart() },

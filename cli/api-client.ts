@@ -44,6 +44,8 @@ export interface ClientOptions {
   token?: string;
   /** Sent as User-Agent; handy in server logs. */
   userAgent?: string;
+  /** The project the deployment admin acts in (`Mockcloud-Project`); tokens carry their own. */
+  project?: string;
 }
 
 interface RawReply {
@@ -61,8 +63,10 @@ export class ApiClient {
   readonly names = new Map<string, string>();
   private readonly token: string | undefined;
   private readonly userAgent: string;
+  private readonly project: string | undefined;
 
   constructor(opts: ClientOptions) {
+    this.project = opts.project || undefined;
     this.endpoint = opts.endpoint.replace(/\/+$/, '');
     this.token = opts.token || undefined;
     this.userAgent = opts.userAgent ?? 'mockcloud-cli';
@@ -83,11 +87,12 @@ export class ApiClient {
       accept: 'application/json, application/problem+json',
       'user-agent': this.userAgent,
       ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      ...(this.project ? { 'mockcloud-project': this.project } : {}),
       ...extra,
     };
   }
 
-  async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<RawReply> {
+  async call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<RawReply> {
     const headers = this.headers(opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {});
     let res;
     let text;

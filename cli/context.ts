@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { ApiClient } from './api-client.js';
+import { currentContext } from './config-file.js';
 import { CliError } from './errors.js';
 
 // The command layer's view of the global flags. Flags win over environment variables (commander's
@@ -10,6 +11,8 @@ export const DEFAULT_ENDPOINT = 'http://localhost:8000';
 export interface GlobalFlags {
   endpoint: string;
   token?: string;
+  project?: string;
+  context?: string;
   output: 'table' | 'json';
   quiet?: boolean;
   debug?: boolean;
@@ -40,6 +43,8 @@ export function addGlobalOptions(program: Command): Command {
   return program
     .addOption(new Option('--endpoint <url>', 'API endpoint').env('MOCKCLOUD_ENDPOINT').default(DEFAULT_ENDPOINT))
     .addOption(new Option('--token <token>', 'bearer token').env('MOCKCLOUD_TOKEN'))
+    .addOption(new Option('--project <id>', 'project the admin token acts in').env('MOCKCLOUD_PROJECT'))
+    .addOption(new Option('--context <name>', 'saved context to use (see `mockcloud context list`)').env('MOCKCLOUD_CONTEXT'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).env('MOCKCLOUD_OUTPUT').default('table'))
     .addOption(new Option('-q, --quiet', 'print only IDs').env('MOCKCLOUD_QUIET'))
     .addOption(new Option('--debug', 'show stack traces of unexpected errors').env('MOCKCLOUD_DEBUG'))
@@ -77,9 +82,15 @@ export function contextOf(cmd: Command): Ctx {
   const flags = cmd.optsWithGlobals() as GlobalFlags;
   const ci = isCi();
   checkEndpoint(flags.endpoint);
+  // Flags and environment variables win over the saved context (`mockcloud login`); the context
+  // wins over built-in defaults.
+  const saved = currentContext(flags.context);
+  const endpoint = cmd.getOptionValueSourceWithGlobals('endpoint') === 'default' && saved?.endpoint ? saved.endpoint : flags.endpoint;
+  const token = flags.token ?? saved?.token;
+  const project = flags.project ?? saved?.project;
   return {
-    client: new ApiClient({ endpoint: flags.endpoint, token: flags.token, userAgent: 'mockcloud-cli/0.1.0' }),
-    endpoint: flags.endpoint,
+    client: new ApiClient({ endpoint, token, project, userAgent: 'mockcloud-cli/0.1.0' }),
+    endpoint,
     output: flags.output,
     quiet: Boolean(flags.quiet),
     debug: Boolean(flags.debug),

@@ -451,6 +451,181 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is: principal, project, role and scopes */
+        get: operations["getWhoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List users (admin) */
+        get: operations["listUsers"];
+        put?: never;
+        /** Create a user (admin) */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List projects: every project for the admin, the own project for a token */
+        get: operations["listProjects"];
+        put?: never;
+        /** Create a project (admin) */
+        post: operations["createProject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an empty project (admin)
+         * @description Refused with 409 `dependency_violation` while it holds environments; `default` cannot be deleted (409 `invalid_state`). Its tokens stop working at once.
+         */
+        delete: operations["deleteProject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        /** List the members of a project */
+        get: operations["listMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Add a member or change its role (owner) */
+        put: operations["putMember"];
+        post?: never;
+        /** Remove a member (owner); its tokens stop working within a second */
+        delete: operations["deleteMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API tokens (metadata, never secrets)
+         * @description Owners and the admin see every token of the project; editors and viewers the tokens of their own user.
+         */
+        get: operations["listTokens"];
+        put?: never;
+        /**
+         * Create an API token; the secret is answered once
+         * @description A token never exceeds its creator: a scope the creator lacks, or its role does not allow, answers 403 with `missing_scopes`. `Idempotency-Key` is ignored here (a replay would have to keep the secret).
+         */
+        post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API token, at once on every replica */
+        delete: operations["revokeToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's audit trail: mutating requests and auth denials */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1062,6 +1237,142 @@ export interface components {
         };
         /** @description Opaque; pass as `page_token` to get the next page. Empty or absent on the last page. */
         NextPageToken: string;
+        /**
+         * @description `owner`: everything in the project, manages members, reads the audit log; `editor`: read and write resources; `viewer`: read only.
+         * @enum {string}
+         */
+        Role: "owner" | "editor" | "viewer";
+        /** @description `<collection>:read|write` (`environments`, `security-groups`, `vms`, `volumes`, `operations`, `events`, `members`, `tokens`, `audit`, ...) or `*:read`/`*:write`; write includes read. */
+        Scope: string;
+        Whoami: {
+            /** @enum {string} */
+            auth: "off" | "soft" | "enforce";
+            /** @enum {string} */
+            kind: "admin" | "token" | "anonymous";
+            project_id: string;
+            user_id: string | null;
+            token_id: string | null;
+            role: components["schemas"]["Role"] | null;
+            scopes: string[];
+            /** Format: date-time */
+            expires_at: string | null;
+        };
+        UserName: string;
+        UserCreate: {
+            name: components["schemas"]["UserName"];
+            /** Format: email */
+            email?: string;
+        };
+        User: {
+            id: components["schemas"]["Id"];
+            name: string;
+            email?: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        UserList: {
+            items: components["schemas"]["User"][];
+            next_page_token?: components["schemas"]["NextPageToken"];
+        };
+        ProjectCreate: {
+            name: components["schemas"]["Name"];
+            /** @description A user made the project's owner. */
+            owner_id?: string;
+        };
+        Project: {
+            id: components["schemas"]["Id"];
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        ProjectList: {
+            items: components["schemas"]["Project"][];
+            next_page_token?: components["schemas"]["NextPageToken"];
+        };
+        MemberPut: {
+            role: components["schemas"]["Role"];
+        };
+        Member: {
+            user_id: string;
+            user_name: string;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        MemberList: {
+            items: components["schemas"]["Member"][];
+        };
+        TokenCreate: {
+            name: components["schemas"]["Name"];
+            /** @description Defaults to the caller's project. */
+            project_id?: string;
+            /** @description Admin only; the member the token acts for (bounded by its role). Without one, the admin makes a project token bounded by the owner role. */
+            user_id?: string | null;
+            scopes: components["schemas"]["Scope"][];
+            /** @description Lifetime in seconds; absent or null for no expiry. */
+            expires_in_s?: number | null;
+        };
+        Token: {
+            id: components["schemas"]["Id"];
+            name: string;
+            project_id: string;
+            user_id: string | null;
+            scopes: string[];
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+        };
+        TokenCreated: {
+            id: components["schemas"]["Id"];
+            name: string;
+            project_id: string;
+            user_id: string | null;
+            scopes: string[];
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** @description `mc_` + 32 random bytes in base62. Shown only in this response; only its hash is stored. */
+            secret: string;
+        };
+        TokenList: {
+            items: components["schemas"]["Token"][];
+            next_page_token?: components["schemas"]["NextPageToken"];
+        };
+        AuditEvent: {
+            id: components["schemas"]["Id"];
+            project_id: string;
+            actor: string;
+            token_id: string | null;
+            operation_id: string | null;
+            method: string;
+            path: string;
+            resource_id: string | null;
+            status: number;
+            /** @enum {string} */
+            decision: "allowed" | "denied" | "would_deny";
+            reason: string | null;
+            request_id: string;
+            /** Format: date-time */
+            at: string;
+        };
+        AuditEventList: {
+            items: components["schemas"]["AuditEvent"][];
+            next_page_token?: components["schemas"]["NextPageToken"];
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -1097,6 +1408,8 @@ export interface components {
                 message: string;
                 code?: string;
             }[];
+            /** @description The scopes the caller lacks (for `forbidden`). */
+            missing_scopes?: string[];
             /** @description Blocking resources (for `dependency_violation`). */
             dependents?: {
                 id: components["schemas"]["Id"];
@@ -1249,17 +1562,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Missing or invalid bearer token (auth on). */
+        /** @description Missing, invalid, expired or revoked bearer token (`unauthorized`, auth `enforce`). */
         Unauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The token may not do this (e.g. non-admin on `/simulation`). */
+        /** @description The token may not do this (`forbidden`, with `missing_scopes`), e.g. a viewer writing or a non-admin on `PATCH /simulation`. */
         Forbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1329,11 +1643,16 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Rate limited (`rate_limited`). */
+        /** @description Rate limited (`rate_limited`); the budget is per token (per client IP without one). */
         TooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                 [name: string]: unknown;
             };
             content: {
@@ -1430,6 +1749,7 @@ export interface components {
     };
     parameters: {
         Id: string;
+        UserId: string;
         /** @description The VM to attach to. */
         VmId: string;
         /** @description Same key + same body replays the first response; same key + other body → 422 `idempotency_key_reused`; while the first is in flight → 409 `idempotency_key_in_flight`. Kept 24 h. A replayed response carries the header `Idempotent-Replayed` (value true). Errors are replayed too, except 5xx, which are forgotten so a retry runs again. */
@@ -1467,6 +1787,18 @@ export interface components {
         OperationLocation: string;
         /** @description Seconds to wait before polling / retrying. */
         RetryAfter: number;
+        /** @description IETF draft: the budget, e.g. `"default";q=1200;w=60`. */
+        RateLimitPolicy: string;
+        /** @description IETF draft: what is left, e.g. `"default";r=0;t=42`. */
+        RateLimit: string;
+        /** @description Requests allowed per window. */
+        XRateLimitLimit: number;
+        /** @description Requests left in this window. */
+        XRateLimitRemaining: number;
+        /** @description Seconds until the window resets. */
+        XRateLimitReset: number;
+        /** @description `Bearer realm="mockcloud"` (with `error="invalid_token"` when a token was given). */
+        WWWAuthenticate: string;
         /** @description Request id (echoed from the request or generated). */
         XRequestId: string;
         /** @description `wait=<seconds>` when the answer waited for the operation to end (`Prefer: wait`). */
@@ -2887,6 +3219,447 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWhoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Whoami"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 50); larger values are clamped to 500. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
+                page_token?: components["parameters"]["PageToken"];
+                /** @description Exact name. */
+                name?: components["parameters"]["NameFilter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreate"];
+            };
+        };
+        responses: {
+            /** @description The user was created. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listProjects: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 50); larger values are clamped to 500. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
+                page_token?: components["parameters"]["PageToken"];
+                /** @description Exact name. */
+                name?: components["parameters"]["NameFilter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of projects. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectCreate"];
+            };
+        };
+        responses: {
+            /** @description The project was created. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The project was deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The members. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberPut"];
+            };
+        };
+        responses: {
+            /** @description The role was changed. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description The member was added. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member was removed. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTokens: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 50); larger values are clamped to 500. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
+                page_token?: components["parameters"]["PageToken"];
+                /** @description Include revoked tokens. */
+                include_revoked?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tokens. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description The token, with its secret (shown only now). */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token is revoked (again, if it already was). */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 50); larger values are clamped to 500. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque token from `next_page_token`; a tampered one → 400 `invalid_page_token`. */
+                page_token?: components["parameters"]["PageToken"];
+                /** @description A user id, `admin`, a token id (project tokens) or `anonymous`. */
+                actor?: string;
+                /** @description Only this token. */
+                token_id?: string;
+                /** @description Only this OpenAPI operation (e.g. `createVm`). */
+                operation_id?: string;
+                /** @description Only this resource. */
+                resource_id?: string;
+                /** @description allowed, denied or would_deny. */
+                decision?: "allowed" | "denied" | "would_deny";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit events, oldest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
                 };
             };
             400: components["responses"]["BadRequest"];

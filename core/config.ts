@@ -33,8 +33,19 @@ const schema = z.object({
   timeScale: number(0, 1000),
   failureRate: number(0, 1),
   seed: z.coerce.number({ invalid_type_error: 'must be an integer' }).int('must be an integer').min(0).max(2 ** 31 - 1).optional(),
-  auth: z.enum(['on', 'off']),
+  // `on` is the spelling earlier versions documented; it means enforce.
+  auth: z.enum(['off', 'soft', 'enforce']),
   adminToken: z.string().min(1).optional(),
+  rateLimit: z
+    .string()
+    .transform((v, c) => {
+      const parsed = parseRateLimit(v);
+      if (parsed === 'invalid') {
+        c.addIssue({ code: z.ZodIssueCode.custom, message: 'must be off or N/s, N/min or N/h (e.g. 1200/min)' });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   logFormat: z.enum(['auto', 'json', 'pretty']),
   leaseMs: z.coerce.number({ invalid_type_error: 'must be a number' }).int('must be an integer').min(100).max(600_000),
@@ -77,6 +88,7 @@ export const CONFIG_SOURCES = {
   seed: ['--seed', 'MOCKCLOUD_SEED'],
   auth: [null, 'MOCKCLOUD_AUTH'],
   adminToken: [null, 'MOCKCLOUD_ADMIN_TOKEN'],
+  rateLimit: [null, 'MOCKCLOUD_RATE_LIMIT'],
   logLevel: ['--log-level', 'MOCKCLOUD_LOG_LEVEL'],
   logFormat: ['--log-format', 'MOCKCLOUD_LOG_FORMAT'],
   leaseMs: [null, 'MOCKCLOUD_LEASE_MS'],
@@ -102,8 +114,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     timeScale: pick(flags.timeScale, 'MOCKCLOUD_TIME_SCALE') ?? 1,
     failureRate: pick(flags.failureRate, 'MOCKCLOUD_FAILURE_RATE') ?? 0.1,
     seed: pick(flags.seed, 'MOCKCLOUD_SEED'),
-    auth: (pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined)?.toLowerCase() ?? 'off',
+    auth: authMode(pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined),
     adminToken: blankToUndefined(env.MOCKCLOUD_ADMIN_TOKEN),
+    // SPEC §10: a budget by default only where tokens are enforced.
+    rateLimit: (pick(undefined, 'MOCKCLOUD_RATE_LIMIT') as string | undefined) ?? (authMode(pick(undefined, 'MOCKCLOUD_AUTH') as string | undefined) === 'enforce' ? '1200/min' : 'off'),
     logLevel: pick(flags.logLevel, 'MOCKCLOUD_LOG_LEVEL') ?? 'info',
     // auto: human lines on a terminal, JSON lines otherwise (server/logger.ts).
     logFormat: (pick(flags.logFormat, 'MOCKCLOUD_LOG_FORMAT') as string | undefined)?.toLowerCase() ?? 'auto',
@@ -129,8 +143,26 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     const value = (raw as Record<string, unknown>)[key];
     throw new ConfigError(`invalid ${source}=${JSON.stringify(value)}: ${issue.message}`);
   }
-  if (parsed.data.auth === 'on' && !parsed.data.adminToken) {
-    throw new ConfigError('MOCKCLOUD_AUTH=on needs MOCKCLOUD_ADMIN_TOKEN');
-  }
   return Object.freeze(parsed.data);
+}
+
+function authMode(v: string | undefined): string {
+  const mode = v?.toLowerCase() ?? 'off';
+  return mode === 'on' ? 'enforce' : mode;
+}
+
+export interface RateLimitBudget {
+  points: number;
+  durationS: number;
+}
+
+const WINDOWS: Record<string, number> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hour: 3600 };
+
+/** `1200/min` → 1200 requests per 60 s; `off` → null. */
+export function parseRateLimit(v: string): RateLimitBudget | null | 'invalid' {
+  const t = v.trim().toLowerCase();
+  if (t === 'off' || t === '0' || t === 'none') return null;
+  const m = /^(\d{1,9})\s*\/\s*([a-z]+)$/.exec(t);
+  if (!m || !WINDOWS[m[2]!] || Number(m[1]) < 1) return 'invalid';
+  return { points: Number(m[1]), durationS: WINDOWS[m[2]!]! };
 }

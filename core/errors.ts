@@ -43,6 +43,8 @@ export interface AppErrorOptions {
   errors?: FieldError[];
   dependents?: Dependent[];
   retryAfter?: number;
+  /** For `forbidden`: the scopes the caller lacks (SPEC §10). */
+  missingScopes?: string[];
   cause?: unknown;
 }
 
@@ -52,6 +54,7 @@ export class AppError extends Error {
   readonly errors?: FieldError[];
   readonly dependents?: Dependent[];
   readonly retryAfter?: number;
+  readonly missingScopes?: string[];
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -61,6 +64,7 @@ export class AppError extends Error {
     this.errors = options.errors;
     this.dependents = options.dependents;
     this.retryAfter = options.retryAfter;
+    this.missingScopes = options.missingScopes;
   }
 }
 

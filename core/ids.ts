@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'env' | 'sg' | 'vm' | 'vol' | 'op';
+export type IdPrefix = 'env' | 'sg' | 'vm' | 'vol' | 'op' | 'prj' | 'usr' | 'tok' | 'aud';
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 

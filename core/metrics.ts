@@ -11,6 +11,7 @@ export interface Metrics {
   queueDepth: Gauge;
   eventsFanout: Counter;
   sseClients: Gauge;
+  authzDenials: Counter<'mode' | 'code'>;
 }
 
 export interface MetricSources {
@@ -61,6 +62,12 @@ export function createMetrics(processName: string, sources: MetricSources = {}):
     sseClients: new Gauge({
       name: 'mockcloud_sse_clients',
       help: 'Open SSE streams',
+      registers: [registry],
+    }),
+    authzDenials: new Counter({
+      name: 'mockcloud_authz_denials_total',
+      help: 'Requests auth denied (enforce) or would have denied (soft), by mode and code',
+      labelNames: ['mode', 'code'],
       registers: [registry],
     }),
   };

@@ -19,6 +19,10 @@ import * as m2703_01 from './20261127030001-events-retention.js';
 import * as e01 from './20261127070001-simulated-clock.js';
 import * as e02 from './20261127070002-state-snapshots.js';
 import * as e03 from './20261127070003-chaos-rules.js';
+import * as i11a from './20261127050001-users.js';
+import * as i11b from './20261127050002-memberships.js';
+import * as i11c from './20261127050003-api-tokens.js';
+import * as i11d from './20261127050004-audit-events.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -48,6 +52,10 @@ const migrations: Record<string, Migration> = {
   '20261127070001-simulated-clock': e01,
   '20261127070002-state-snapshots': e02,
   '20261127070003-chaos-rules': e03,
+  '20261127050001-users': i11a,
+  '20261127050002-memberships': i11b,
+  '20261127050003-api-tokens': i11c,
+  '20261127050004-audit-events': i11d,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

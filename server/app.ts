@@ -8,6 +8,8 @@ import { AppError } from '../core/errors.js';
 import type { Metrics } from '../core/metrics.js';
 import { openapiPath } from '../core/paths.js';
 import { chaosMiddleware } from './chaos.js';
+import type { RateLimiter } from '../core/identity/rate-limit.js';
+import { access, specOperations } from './access.js';
 import { buildHandlers, type Handler } from './handlers/index.js';
 import { bodyGuard, isLoopbackAddress, loopbackHostGuard, urlGuard, withoutTrailingSlashes } from './guards.js';
 import { idempotency } from './idempotency.js';
@@ -31,6 +33,8 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** Bound to a loopback address: refuse requests whose Host is not a loopback name (DNS rebinding). */
   loopbackOnly?: boolean;
+  /** Per-token request budgets (SPEC §10); none → unlimited. */
+  rateLimiter?: RateLimiter;
 }
 
 /** The safe-default options for a server listening on `host` (SPEC §10). */
@@ -41,7 +45,7 @@ export const safeDefaults = (config: { host: string; corsOrigins?: readonly stri
 
 type OpenApiRequest = Request & { openapi?: { schema?: { operationId?: string } } };
 
-const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'];
+const EXPOSED_HEADERS = ['ETag', 'Location', 'Operation-Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'RateLimit-Policy', 'RateLimit', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Mockcloud-Authz-Would-Deny', 'WWW-Authenticate'];
 
 /** Reads the operationIds declared in openapi.yaml. */
 export function specOperationIds(spec: unknown): string[] {
@@ -59,6 +63,8 @@ export function createApp(opts: AppOptions): Express {
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
   if (missing.length) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);
+  // Likewise an operation that does not say which scope it needs (SPEC §10).
+  const operations = specOperations(spec);
 
   // Parsed once here; the validator compiles its own copy lazily (see server/validator.ts).
   const contract = createContract(spec, { validateResponses: opts.validateResponses, validateSpec: opts.validateResponses });
@@ -114,10 +120,7 @@ export function createApp(opts: AppOptions): Express {
     next();
   });
 
-  app.use((_req, res, next) => {
-    res.locals.ctx = { projectId: 'default', requestId: String(_req.headers['x-request-id']) };
-    next();
-  });
+  app.use(access(operations, { mode: opts.services.identity.mode, identity: opts.services.identity, audit: opts.services.audit, limiter: opts.rateLimiter, logger: opts.logger, metrics: opts.metrics }));
 
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/merge-patch+json', 'application/*+json'], strict: true }));
   app.use(bodyGuard);

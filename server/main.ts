@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Response } from 'express';
@@ -36,6 +38,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   // among several that a team shares; starting it must not undo the team's PATCH /simulation.
   if (mode === 'up') await db('simulation_settings').where({ id: 1 }).delete();
   // The engine runs in this process without a broker: it needs no consumer probe then.
+  const adminToken = config.auth !== 'off' ? (config.adminToken ?? (mode === 'up' ? bootstrapAdminToken(config) : undefined)) : undefined;
   const services = await createServices({
     db,
     bus,
@@ -43,7 +46,9 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
     simulation: baseSimulation(config),
     probes: infra.probes,
     maxStreams: config.maxStreams,
+    auth: { mode: config.auth, adminToken },
   });
+  const rateLimiter = await openRateLimiter(config);
   if (config.init) {
     // Before any worker or listener starts, so a bad file leaves nothing running behind it.
     await applyInit(services, config.init, logger).catch(async (err: unknown) => {
@@ -68,7 +73,7 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       });
   if (worker) inFlight = () => worker.engine.inFlight;
   const streams = new Set<Response>();
-  const app = createApp({ services, logger, metrics, streams, ...safeDefaults(config) });
+  const app = createApp({ services, logger, metrics, streams, rateLimiter: rateLimiter?.limiter, ...safeDefaults(config) });
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
@@ -85,6 +90,8 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (config.auth !== 'off' && !adminToken) logger.warn('auth is on without MOCKCLOUD_ADMIN_TOKEN: nobody can manage users and projects here');
+  logger.info({ auth: config.auth, admin_token: adminToken ? 'set' : 'none', rate_limit: config.rateLimit ? `${config.rateLimit.points}/${config.rateLimit.durationS}s${config.redisUrl ? ' (redis)' : ''}` : 'off' }, `auth ${config.auth}`);
   logger.info({ url, mode, store: embedded ? (config.memory ? 'sqlite (memory)' : `sqlite ${sqliteFile}`) : 'postgresql', queue: config.amqpUrl ? 'rabbitmq' : 'in-process', bus: config.redisUrl ? 'redis' : 'in-process' }, 'mockcloud API listening');
   // The contract compiles after listen: probes answer meanwhile, API requests wait for it.
   setImmediate(() => warmContract(app).catch((err: unknown) => logger.error({ err }, 'openapi.yaml does not compile')));
@@ -102,6 +109,8 @@ export async function startApi(config: Config, mode: Mode, logger: Logger): Prom
       clearTimeout(cut);
       await worker?.stop();
       await services.clock.clock.close();
+      await services.identity.stop();
+      rateLimiter?.close();
       await infra.close();
     })());
   return { url, server, db, bus, queue, worker, stop };
@@ -135,4 +144,32 @@ async function applyInit(services: Awaited<ReturnType<typeof createServices>>, f
   } catch (err) {
     throw new StartupError(`init file ${file} not applied: ${(err as Error).message}`);
   }
+}
+
+/**
+ * `mockcloud up` with auth on and no MOCKCLOUD_ADMIN_TOKEN: a generated token, kept in the data dir
+ * (0600) so restarts keep it, and printed once, when it is made (SPEC §10). --memory keeps nothing,
+ * so there it is new and printed on every start.
+ */
+export function bootstrapAdminToken(config: Config): string {
+  const file = path.join(config.dataDir, 'admin-token');
+  if (!config.memory && fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = `mcadmin_${randomBytes(32).toString('base64url')}`;
+  if (!config.memory) {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  }
+  process.stderr.write(`mockcloud: generated the admin token (shown once${config.memory ? '' : `, kept in ${file}`}):\n  ${token}\n`);
+  return token;
+}
+
+/** Rate limiting (SPEC §10): counters in Redis when replicas share one, else in this process. */
+async function openRateLimiter(config: Config) {
+  if (!config.rateLimit) return undefined;
+  const { createRateLimiter } = await import('../core/identity/rate-limit.js');
+  if (!config.redisUrl) return { limiter: createRateLimiter(config.rateLimit), close: () => undefined };
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on('error', () => undefined); // the limiter's memory insurance takes over while Redis is away
+  return { limiter: createRateLimiter(config.rateLimit, { redis }), close: () => redis.disconnect() };
 }

@@ -43,6 +43,7 @@ export interface ProblemDoc {
   request_id?: string;
   errors?: FieldError[];
   dependents?: { id: string; type: string }[];
+  missing_scopes?: string[];
 }
 
 export function problemOf(err: AppError, req: Request): ProblemDoc {
@@ -57,6 +58,7 @@ export function problemOf(err: AppError, req: Request): ProblemDoc {
   };
   if (err.errors?.length) doc.errors = err.errors;
   if (err.dependents) doc.dependents = err.dependents;
+  if (err.missingScopes) doc.missing_scopes = err.missingScopes;
   return doc;
 }
 

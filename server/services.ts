@@ -12,6 +12,9 @@ import { EnvironmentService } from '../core/environments/service.js';
 import type { Bus } from '../core/events/bus.js';
 import { EventFeed } from '../core/events/feed.js';
 import { IdempotencyStore } from '../core/idempotency/store.js';
+import type { AuthMode } from '../core/identity/access.js';
+import { AuditLog } from '../core/identity/audit.js';
+import { IdentityService } from '../core/identity/service.js';
 import { OperationService } from '../core/operations/service.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 import { SecurityGroupService } from '../core/security-groups/service.js';
@@ -40,6 +43,8 @@ export interface Services {
   simulation: SimulationService;
   events: EventFeed;
   idempotency: IdempotencyStore;
+  identity: IdentityService;
+  audit: AuditLog;
   health: { readiness(): Promise<Readiness> };
   clock: ClockService;
   admin: AdminService;
@@ -70,6 +75,8 @@ export interface ServiceDeps {
   probes?: Record<string, Probe>;
   /** Open SSE streams this process accepts (MOCKCLOUD_MAX_STREAMS). */
   maxStreams?: number;
+  /** SPEC §10; off when absent. */
+  auth?: { mode: AuthMode; adminToken?: string };
 }
 
 export async function createServices(deps: ServiceDeps): Promise<Services> {
@@ -92,6 +99,8 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   await clockService.setTimeScale((await simulation.get()).time_scale);
   const chaos = new ChaosService({ db, bus, contract: contractOperations(), seed: async () => (await simulation.get()).seed });
   await chaos.start();
+  const identity = new IdentityService({ db, bus, mode: deps.auth?.mode ?? 'off', adminToken: deps.auth?.adminToken, pageTokens });
+  await identity.start();
   return {
     environments: new EnvironmentService({ db, bus, pageTokens }),
     securityGroups: new SecurityGroupService({ db, bus, pageTokens }),
@@ -104,6 +113,8 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     clock: clockService,
     admin: new AdminService({ db, bus, dispatcher, simulation, clock: clockService }),
     chaos,
+    identity,
+    audit: new AuditLog(db, pageTokens),
     health: {
       async readiness() {
         const results = await Promise.all(

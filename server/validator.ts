@@ -6,7 +6,6 @@ import { OpenApiSpecLoader } from 'express-openapi-validator/dist/framework/open
 import { BadRequest, MethodNotAllowed, NotFound, type NormalizedOpenApiValidatorOpts, type OpenAPIV3 } from 'express-openapi-validator/dist/framework/types.js';
 import { RequestValidator } from 'express-openapi-validator/dist/middlewares/openapi.request.validator.js';
 import { ResponseValidator } from 'express-openapi-validator/dist/middlewares/openapi.response.validator.js';
-import { security } from 'express-openapi-validator/dist/middlewares/openapi.security.js';
 import { SchemaPreprocessor } from 'express-openapi-validator/dist/middlewares/parsers/schema.preprocessor.js';
 import { pathToRegexp } from 'path-to-regexp';
 
@@ -63,7 +62,8 @@ export function createContract(spec: object, opts: ContractOptions = {}): Contra
     validateApiSpec: !!opts.validateSpec,
     validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
     validateResponses: opts.validateResponses ? { onError: (err: unknown) => (opts.onResponseError ?? rethrow)(err) } : false,
-    validateSecurity: {},
+    // The bearer scheme is documented for clients; server/access.ts does the checking.
+    validateSecurity: false,
     validateFormats: true,
     ajvFormats: { mode: 'fast' },
     formats: {},
@@ -83,9 +83,8 @@ export function createContract(spec: object, opts: ContractOptions = {}): Contra
       const { apiDocRes } = new SchemaPreprocessor(loaded.apiDoc, ajvOpts.preprocessor, options.validateResponses as never).preProcess();
       const context = new OpenApiContext(loaded, undefined as never, false, false);
       const chain: RequestHandler[] = [];
-      const schemes = (loaded.apiDoc as OpenAPIV3.DocumentV3).components?.securitySchemes;
-      // No handlers of our own: the library then checks only that the credentials are present.
-      if (schemes) chain.push(security(loaded.apiDoc, undefined as never) as RequestHandler);
+      // No security check here: the bearer scheme is documented for clients, and server/access.ts
+      // (SPEC §10) authenticates and authorises before this chain runs.
       const requests = new RequestValidator(loaded.apiDoc, ajvOpts.request);
       chain.push((req, res, next) => requests.validate(req as never, res, next));
       if (options.validateResponses && apiDocRes) {

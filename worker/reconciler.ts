@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../core/db.js';
 import { pruneEvents } from '../core/events/queries.js';
+import { AuditLog } from '../core/identity/audit.js';
 import { markDispatched, orphanedOperations } from '../core/operations/queries.js';
 import type { Dispatcher } from '../core/operations/submit.js';
 
@@ -68,8 +69,11 @@ export class Reconciler {
    * statement holds the database (on SQLite, the only connection) for long.
    */
   async prune(): Promise<number> {
-    const removed = await pruneEvents(this.o.db, new Date(Date.now() - this.o.retentionMs).toISOString());
+    const cutoff = new Date(Date.now() - this.o.retentionMs).toISOString();
+    let removed = await pruneEvents(this.o.db, cutoff);
     await this.o.db('idempotency_keys').where('expires_ms', '<', Date.now()).delete();
+    // The audit trail is kept like operations and events (SPEC §10).
+    removed += await new AuditLog(this.o.db).prune(cutoff);
     return removed;
   }
 

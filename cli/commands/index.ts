@@ -4,6 +4,7 @@ import { registerApiCommand } from './api.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerEmulatorCommands } from './emulator.js';
 import { registerEnvCommands } from './env.js';
+import { registerIdentityCommands } from './identity.js';
 import { registerOpCommands } from './op.js';
 import { registerSgCommands } from './sg.js';
 import { registerSimCommands } from './sim.js';
@@ -45,4 +46,5 @@ Exit codes: 0 success, 1 API error or failed operation, 2 usage error, 130 inter
   registerCompletionCommand(program);
   registerApiCommand(program);
   registerStatusCommand(program);
+  registerIdentityCommands(program);
 }

@@ -9,6 +9,7 @@ import { ctxOf, header, param, sendResource } from '../http.js';
 import { adminHandlers } from './admin.js';
 import { vmHandlers, volumeHandlers } from './async-resources.js';
 import { streamEvents, type StreamHooks } from './events.js';
+import { identityHandlers } from './identity.js';
 import { syncCrudHandlers } from './sync-crud.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
@@ -36,6 +37,7 @@ export function buildHandlers(s: Services, hooks: StreamHooks = { streams: new S
     ...vmHandlers(s),
     ...volumeHandlers(s),
     ...adminHandlers(s),
+    ...identityHandlers(s),
     listOperations: async (req, res) => {
       const q = req.query as Record<string, string | undefined>;
       res.json(

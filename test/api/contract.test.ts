@@ -45,6 +45,36 @@ describe('contract: every operation of openapi.yaml', function () {
     expect(handlers).to.deep.equal(ids);
   });
 
+  // Runs before the scenario below, which checks that every operation was reached.
+  it('runs the identity operations (SPEC §10; with auth off every caller may use them)', async () => {
+    const http = client(api.baseUrl);
+    const ok = async (p: Promise<{ status: number; body: any; text: string }>, status: number) => {
+      const r = await p;
+      expect(r.status, r.text).to.equal(status);
+      return r.body;
+    };
+    await ok(http.get('/api/v1/whoami'), 200);
+    const user = await ok(http.post('/api/v1/users', { name: uniq('user') }), 201);
+    await ok(http.post('/api/v1/users', { name: user.name }), 409);
+    await ok(http.get('/api/v1/users'), 200);
+    const project = await ok(http.post('/api/v1/projects', { name: uniq('prj'), owner_id: user.id }), 201);
+    await ok(http.post('/api/v1/projects', { name: uniq('prj'), owner_id: 'usr-nope' }), 404);
+    await ok(http.get('/api/v1/projects'), 200);
+    await ok(http.get(`/api/v1/projects/${project.id}/members`), 200);
+    await ok(http.call('PUT', `/api/v1/projects/${project.id}/members/${user.id}`, { body: { role: 'editor' } }), 200);
+    await ok(http.call('PUT', `/api/v1/projects/${project.id}/members/${user.id}`, { body: { role: 'king' } }), 400);
+    const token = await ok(http.post('/api/v1/tokens', { name: 'ci', project_id: project.id, user_id: user.id, scopes: ['vms:read'], expires_in_s: 3600 }), 201);
+    await ok(http.post('/api/v1/tokens', { name: 'ci', project_id: project.id, user_id: 'usr-nope', scopes: ['vms:read'] }), 422);
+    await ok(http.get('/api/v1/tokens'), 200);
+    await ok(http.del(`/api/v1/tokens/${token.id}`), 204);
+    await ok(http.del('/api/v1/tokens/tok-nope'), 404);
+    await ok(http.del(`/api/v1/projects/${project.id}/members/${user.id}`), 204);
+    await ok(http.del(`/api/v1/projects/${project.id}/members/${user.id}`), 404);
+    await ok(http.del(`/api/v1/projects/${project.id}`), 204);
+    await ok(http.del('/api/v1/projects/default'), 409);
+    await ok(http.get('/api/v1/audit-events?limit=5'), 200);
+  });
+
   it('runs a scenario through every operation with validated responses', async () => {
     const http = client(api.baseUrl);
     const ok = async (p: Promise<{ status: number; body: any; text: string }>, status: number) => {

@@ -38,4 +38,17 @@ describe('integration: retention', function () {
     const keys = (await stack.db('idempotency_keys').whereIn('key', [keep, gone]).select('key')).map((r: { key: string }) => r.key);
     expect(keys).to.deep.equal([keep]);
   });
+
+  it('drops audit events past their retention, like operations and events', async () => {
+    const old = new Date(Date.now() - 2 * 3600_000).toISOString();
+    const fresh = new Date().toISOString();
+    const row = (id: string, created_at: string) => ({ id, project_id: 'default', actor: 'admin', method: 'POST', path: '/x', status: 201, decision: 'allowed', request_id: 'r', created_at });
+    const gone = uniq('aud');
+    const kept = uniq('aud');
+    await stack.db('audit_events').insert([row(gone, old), row(kept, fresh)]);
+    const reconciler = new Reconciler({ db: stack.db, dispatcher: new InProcessQueue(), logger: testLogger(), intervalMs: 1000, pendingGraceMs: 1000, retentionMs: 3600_000 });
+    await reconciler.prune();
+    const left = (await stack.db('audit_events').whereIn('id', [gone, kept]).select('id')).map((r: { id: string }) => r.id);
+    expect(left).to.deep.equal([kept]);
+  });
 });

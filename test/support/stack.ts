@@ -75,6 +75,13 @@ export interface TestApiOptions {
   app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'>;
   /** MOCKCLOUD_MAX_STREAMS for this API. */
   maxStreams?: number;
+  /** SPEC §10 auth mode (default off) and the admin token. */
+  auth?: 'off' | 'soft' | 'enforce';
+  adminToken?: string;
+  rateLimiter?: AppOptions['rateLimiter'];
+  metrics?: AppOptions['metrics'];
+  /** Share another stack's database, bus and queue: a second replica of the same deployment. */
+  stack?: TestStack;
 }
 
 export interface TestApi extends TestStack {
@@ -85,7 +92,8 @@ export interface TestApi extends TestStack {
 
 /** The API on port 0 with response validation on: any undocumented status or field fails the test. */
 export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> {
-  const stack = await openTestStack();
+  const shared = opts.stack;
+  const stack = shared ?? (await openTestStack());
   const logger = testLogger();
   // Settings and the clock left by an earlier suite (the distributed run shares one database) must
   // not leak into this one: drop the stored settings before the services read them.
@@ -97,12 +105,13 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     dispatcher: stack.queue,
     simulation: { time_scale: opts.timeScale ?? 0, seed: opts.seed ?? null, failure_rate: opts.failureRate ?? 0, operations: {} },
     maxStreams: opts.maxStreams,
+    auth: { mode: opts.auth ?? 'off', adminToken: opts.adminToken },
   });
   await stack.db('simulation_settings').where({ id: 1 }).delete();
   const worker = opts.worker === false
     ? undefined
     : await startWorkerRuntime({ db: stack.db, bus: stack.bus, queue: stack.queue, logger, leaseMs: opts.leaseMs ?? 5000, sole: false });
-  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe, ...opts.app });
+  const app = createApp({ services, logger, validateResponses: true, observe: opts.observe, rateLimiter: opts.rateLimiter, metrics: opts.metrics, ...opts.app });
   // Compiled before the first request, so /health and /ready go through the validator too.
   await warmContract(app);
   const server: Server = await new Promise((resolve) => {
@@ -119,8 +128,9 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await worker?.stop();
+      await services.identity.stop();
       await services.clock.clock.close();
-      await stack.close();
+      if (!shared) await stack.close();
     },
   };
 }

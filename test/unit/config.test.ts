@@ -45,7 +45,18 @@ describe('unit: config', () => {
     expect(() => loadConfig({ MOCKCLOUD_MAX_STREAMS: 'lots' })).to.throw(ConfigError, /MOCKCLOUD_MAX_STREAMS/);
   });
 
-  it('needs an admin token when auth is on', () => {
-    expect(() => loadConfig({ MOCKCLOUD_AUTH: 'on' })).to.throw(ConfigError, /MOCKCLOUD_ADMIN_TOKEN/);
+  it('reads the auth mode, taking the old `on` as enforce', () => {
+    expect(loadConfig({ MOCKCLOUD_AUTH: 'on' }).auth).to.equal('enforce');
+    expect(loadConfig({ MOCKCLOUD_AUTH: 'SOFT' }).auth).to.equal('soft');
+    expect(() => loadConfig({ MOCKCLOUD_AUTH: 'maybe' })).to.throw(ConfigError, /MOCKCLOUD_AUTH/);
+  });
+
+  it('rate limits 1200/min by default in enforce only, and parses MOCKCLOUD_RATE_LIMIT', () => {
+    expect(loadConfig({}).rateLimit).to.equal(null);
+    expect(loadConfig({ MOCKCLOUD_AUTH: 'soft' }).rateLimit).to.equal(null);
+    expect(loadConfig({ MOCKCLOUD_AUTH: 'enforce' }).rateLimit).to.deep.equal({ points: 1200, durationS: 60 });
+    expect(loadConfig({ MOCKCLOUD_RATE_LIMIT: '5/s' }).rateLimit).to.deep.equal({ points: 5, durationS: 1 });
+    expect(loadConfig({ MOCKCLOUD_AUTH: 'enforce', MOCKCLOUD_RATE_LIMIT: 'off' }).rateLimit).to.equal(null);
+    expect(() => loadConfig({ MOCKCLOUD_RATE_LIMIT: 'lots' })).to.throw(ConfigError, /MOCKCLOUD_RATE_LIMIT/);
   });
 });
