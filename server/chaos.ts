@@ -20,7 +20,12 @@ export function chaosMiddleware(chaos: ChaosService, contract: Map<string, Contr
     const decision = await chaos.decide({ operationId, method: req.method, resourceType: contract.get(operationId)?.resourceType ?? null, projectId: ctx.projectId, environmentId: env });
     if (!decision) return next();
     if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
-    if (decision.fault) throw decision.fault;
+    if (decision.fault) {
+      // An injected fault is not an answer to the request: a retry with the same Idempotency-Key
+      // must run it for real, as a client's retry path expects (server/idempotency.ts).
+      res.locals.unrecorded = true;
+      throw decision.fault;
+    }
     if (decision.forcedFailure) res.locals.ctx = { ...ctx, forcedFailure: decision.forcedFailure };
     next();
   };

@@ -49,7 +49,10 @@ export function idempotency(store: IdempotencyStore) {
       }
       clearInterval(alive);
       const body = Buffer.concat(chunks).toString('utf8');
-      const saved = res.statusCode >= 500 ? store.abandon(projectId, key) : store.complete(projectId, key, { status: res.statusCode, headers, body });
+      // 5xx, 429 and injected chaos faults are not outcomes: the client is meant to retry them with
+      // the same key, and the retry must be processed, not replayed.
+      const transient = res.statusCode >= 500 || res.statusCode === 429 || res.locals.unrecorded === true;
+      const saved = transient ? store.abandon(projectId, key) : store.complete(projectId, key, { status: res.statusCode, headers, body });
       saved.then(
         () => end(chunk, ...rest),
         () => end(chunk, ...rest),

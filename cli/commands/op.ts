@@ -6,7 +6,7 @@ import { opColumns, opFields } from '../views.js';
 import { waitForOperation } from '../wait.js';
 import { action, examples, parseIntFlag } from './shared.js';
 
-const KINDS = ['vm.create', 'vm.delete', 'vm.start', 'vm.stop', 'vm.reboot', 'vm.update', 'volume.create', 'volume.delete', 'volume.attach', 'volume.detach', 'volume.update'];
+const KINDS = ['vm.create', 'vm.delete', 'vm.start', 'vm.stop', 'vm.reboot', 'volume.create', 'volume.delete', 'volume.attach', 'volume.detach'];
 
 export function registerOpCommands(program: Command): void {
   const op = program.command('op').alias('operation').description('operations: the long-running work behind VM and volume changes');

@@ -329,6 +329,21 @@ describe('emulator control: chaos rules', function () {
     expect(listed).to.include({ hits: 2, matched: 3, times: 2 });
   });
 
+  it('a faulted request retried with the same Idempotency-Key runs for real, not replayed', async () => {
+    for (const status of [409, 429]) {
+      const effect = status === 429 ? { status, code: 'rate_limited', retry_after_s: 1 } : { status, code: 'invalid_state' };
+      await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'createEnvironment' }, effect, times: 1 });
+      const name = uniq('env');
+      const key = `chaos-retry-${name}`;
+      const first = await http.post('/api/v1/environments', { name }, { headers: { 'idempotency-key': key } });
+      expect(first.status).to.equal(status);
+      const retry = await http.post('/api/v1/environments', { name }, { headers: { 'idempotency-key': key } });
+      expect(retry.status, retry.text).to.equal(201);
+      expect(retry.headers.get('idempotent-replayed')).to.equal(null);
+      await http.del('/api/v1/admin/chaos/rules');
+    }
+  });
+
   it('probability with a seed makes the same decisions every time', async () => {
     const pattern = async () => {
       const rule = (await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'getSimulation' }, effect: { status: 500 }, probability: 0.5, seed: 42 })).body;
