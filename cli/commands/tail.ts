@@ -129,7 +129,15 @@ export function registerTailCommand(program: Command): void {
             connected = true;
             for await (const event of stream.events) {
               lastEventId = event.sseId ?? lastEventId;
-              const named = event.data as { name?: unknown };
+              if (event.type === 'reset') {
+                // The server could not resume gap-free (our id is older than retention, or ahead of
+                // its log): say so once and carry on live from where it put us.
+                const r = event as unknown as { reason?: string; detail?: string };
+                if (json) process.stdout.write(`${JSON.stringify({ type: 'reset', reason: r.reason, detail: r.detail, resume_after: event.sseId })}\n`);
+                notice(`the event stream could not resume without a gap (${r.reason ?? 'reset'}): events may be missing; list resources to catch up. Watching live.`);
+                continue;
+              }
+              const named = (event.data ?? {}) as { name?: unknown };
               if (typeof named.name === 'string') ctx.client.names.set(event.resource_id, named.name);
               if (!wanted(event.operation_id)) continue;
               if (json) {

@@ -183,6 +183,43 @@ describe('mockcloud CLI when no worker takes operations', function () {
   });
 });
 
+describe('mockcloud tail when the server cannot resume the stream', function () {
+  this.timeout(30_000);
+  let server: Server;
+  let endpoint: string;
+
+  // A stream that opens with the SSE `reset` event (GET /events sends it when Last-Event-ID is older
+  // than retention or beyond the newest event), then goes on live.
+  before(async () => {
+    const now = new Date().toISOString();
+    server = createHttpServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/events')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`id: 41\nevent: reset\ndata: ${JSON.stringify({ type: 'reset', reason: 'expired', last_event_id: '3', pruned_through: 40, resume_after: 41, detail: 'events up to 40 are gone' })}\n\n`);
+        const vm = { id: 'vm-after', name: 'after', status: 'running' };
+        return void res.write(`id: 42\nevent: vm.status\ndata: ${JSON.stringify({ seq: 42, type: 'vm.status', resource_id: 'vm-after', resource_type: 'vm', created_at: now, data: vm })}\n\n`);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ items: [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('says events may be missing and keeps showing the live ones, without reconnecting', async () => {
+    const p = spawnCli(endpoint, ['tail']);
+    await p.until(/vm-after after is running/, 15_000);
+    expect(p.out.stderr).to.match(/could not resume without a gap \(expired\)/);
+    expect(p.out.stderr).to.not.match(/connection to .* lost/);
+    p.child.kill('SIGINT');
+    await p.exited;
+  });
+});
+
 describe('mockcloud sim overrides', function () {
   this.timeout(30_000);
   let up: Up;
