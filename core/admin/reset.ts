@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import type { NewEvent } from '../events/event-log.js';
 import type { OperationRow } from '../operations/schema.js';
 import { operationEvent } from '../vms/service.js';
+import type { ResetResult } from '../api.js';
 
 // Reset of a scope (everything, a project, an environment), set-based so that thousands of
 // resources go in a handful of statements. Children are deleted before parents (foreign keys), all
@@ -15,14 +16,8 @@ export interface ResetScope {
   environment_id?: string;
 }
 
-export interface ResetCounts {
-  environments: number;
-  security_groups: number;
-  vms: number;
-  volumes: number;
-  operations: number;
-  cancelled: number;
-}
+/** What a reset removed: the API's ResetResult (openapi.yaml). */
+export type ResetCounts = ResetResult;
 
 /** The ids of the environments in scope, as a subquery. */
 const envIds = (db: Q, scope: ResetScope) => {

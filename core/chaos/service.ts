@@ -5,6 +5,7 @@ import type { Bus } from '../events/bus.js';
 import { randomBytes } from 'node:crypto';
 import { makeRng } from '../simulation/rng.js';
 import type { ForcedFailure } from '../simulation/plan.js';
+import type { ChaosEffect, ChaosMatch, ChaosRule, ChaosRuleCreate } from '../api.js';
 
 // Chaos rules (SPEC §11): faults, latency and operation failures injected by matching requests.
 // Rules live in the database (every replica applies the same ones), each process caches them for
@@ -14,42 +15,9 @@ import type { ForcedFailure } from '../simulation/plan.js';
 
 export const CHAOS_CHANNEL = 'mockcloud:chaos';
 
-export interface ChaosMatch {
-  operation_id?: string;
-  method?: string;
-  resource_type?: string;
-  project_id?: string;
-  environment_id?: string;
-}
-
-export interface ChaosEffect {
-  status?: number;
-  code?: string;
-  retry_after_s?: number;
-  latency_ms?: number;
-  jitter_ms?: number;
-  fail_operation?: { code: string; at_progress: number; message?: string };
-}
-
-export interface ChaosRuleInput {
-  match?: ChaosMatch;
-  effect: ChaosEffect;
-  times?: number | null;
-  probability?: number | null;
-  seed?: number | null;
-}
-
-export interface ChaosRule {
-  id: string;
-  match: ChaosMatch;
-  effect: ChaosEffect;
-  times: number | null;
-  probability: number | null;
-  seed: number | null;
-  matched: number;
-  hits: number;
-  created_at: string;
-}
+// The API shapes come from openapi.yaml (core/api.ts); only the stored row is ours.
+export type { ChaosEffect, ChaosMatch, ChaosRule };
+export type ChaosRuleInput = ChaosRuleCreate;
 
 /** What the request looks like to the rules. */
 export interface ChaosRequest {
