@@ -76,6 +76,8 @@ class Fixtures {
 
 const RECIPES: Record<string, Recipe> = {
   listEnvironments: { make: () => ({ path: '/api/v1/environments' }), ok: 200 },
+  // Scoped to a throwaway environment: an unscoped reset by the admin row would empty the deployment under the other tests.
+  resetEmulator: { make: async (f) => ({ method: 'POST', path: '/api/v1/admin/reset', body: { environment_id: await f.env() } }), ok: 200 },
   createEnvironment: { make: () => ({ method: 'POST', path: '/api/v1/environments', body: { name: uniq('env') } }), ok: 201 },
   getEnvironment: { make: async (f) => ({ path: `/api/v1/environments/${await f.env()}` }), ok: 200 },
   updateEnvironment: { make: async (f) => ({ method: 'PATCH', path: `/api/v1/environments/${await f.env()}`, body: { tags: { a: 'b' } } }), ok: 200 },
@@ -303,6 +305,9 @@ describe('auth matrix: every operation × every kind of caller (enforce)', funct
 
   it('never lists or answers another project’s resources (every list, by id 404)', async () => {
     const vm = await fx.vm();
+    // Every kind of P's resource exists whatever the tests before this one deleted.
+    await fx.sg();
+    await fx.volume();
     await w.adminP.post('/api/v1/tokens', { name: 'iso', scopes: ['vms:read'] });
     const owner = authed(api.baseUrl, w.tokens.owner);
     const other = authed(api.baseUrl, w.tokens.other);
