@@ -96,6 +96,9 @@ export async function benchApi(opts: ApiBenchOptions = {}): Promise<Row[]> {
     ];
     const get = (id: string): AutocannonRequest[] => [{ method: 'GET', path: `/api/v1/vms/${id}` }];
     const list: AutocannonRequest[] = [{ method: 'GET', path: '/api/v1/vms?limit=100' }];
+    // The contract declares bearer security (SPEC §10): Prism answers 401 to a request without a
+    // token, so its requests carry one (Prism checks presence, not value).
+    const prismGet = (id: string): AutocannonRequest[] => [{ method: 'GET', path: `/api/v1/vms/${id}`, headers: { authorization: 'Bearer bench' } }];
     const run = async (t: Totals, url: string, pid: number, requests: AutocannonRequest[], duration = seconds) => {
       const c0 = cpuSeconds(pid);
       const r: AutocannonResult = await autocannon({ url, connections, duration, requests, timeout: 30 });
@@ -112,7 +115,7 @@ export async function benchApi(opts: ApiBenchOptions = {}): Promise<Row[]> {
       await run(scratch, url, pid, get(id), 2);
       await run(scratch, url, pid, list, 1);
     }
-    if (prism) await run(scratch, prism.url, prism.pid, get(sample.id), 2);
+    if (prism) await run(scratch, prism.url, prism.pid, prismGet(sample.id), 2);
     await run(scratch, bareUrl, bare.pid, post('warm', env.id), 1);
     await run(scratch, mc.url, mc.pid, post('warm', env.id), 1);
 
@@ -129,7 +132,7 @@ export async function benchApi(opts: ApiBenchOptions = {}): Promise<Row[]> {
         () => run(t.mcGet, mc.url, mc.pid, get(sample.id)),
         () => run(t.quietGet, quiet.url, quiet.pid, get(q.sample.id)),
       ];
-      if (prism) gets.push(() => run(t.prismGet, prism.url, prism.pid, get(sample.id)));
+      if (prism) gets.push(() => run(t.prismGet, prism.url, prism.pid, prismGet(sample.id)));
       for (const g of rotate(gets, i)) await g();
       for (const l of rotate([() => run(t.bareList, bareUrl, bare.pid, list), () => run(t.mcList, mc.url, mc.pid, list)], i)) await l();
       for (const p of rotate([() => run(t.barePost, bareUrl, bare.pid, post(`b${i}`, env.id)), () => run(t.mcPost, mc.url, mc.pid, post(`m${i}`, env.id))], i)) await p();

@@ -201,7 +201,9 @@ export async function startMockcloud(command: 'up' | 'server', args: string[], e
   const child = spawnNode([cliMain(), command, '--port', String(port), '--log-level', 'warn', ...args], { env, nodeArgs: [...preload, ...nodeArgs] });
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor200(`${url}/ready`, child, { timeoutMs: 60_000, everyMs: 50 });
+    // A `server` is ready only once a worker consumes its queue (GET /ready says so), and the worker
+    // starts after it: wait for liveness here; the deployment waits for the consumer itself.
+    await waitFor200(`${url}${command === 'server' ? '/health' : '/ready'}`, child, { timeoutMs: 60_000, everyMs: 50 });
   } catch (err) {
     await child.stop('SIGKILL');
     throw err;
