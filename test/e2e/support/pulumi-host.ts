@@ -95,7 +95,9 @@ export interface ProviderHost {
  * plugin prints the port it listens on as its first line of stdout.
  */
 export async function startProviderHost(engineAddress: string, env: NodeJS.ProcessEnv = process.env): Promise<ProviderHost> {
-  const child: ChildProcess = spawn(PLUGIN, [engineAddress], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // In its own process group: the plugin is a shell script that runs node as its child, so ending
+  // only the script would leave the host running. The engine ends plugins the same way.
+  const child: ChildProcess = spawn(PLUGIN, [engineAddress], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const port = await new Promise<number>((resolve, reject) => {
@@ -123,7 +125,7 @@ export async function startProviderHost(engineAddress: string, env: NodeJS.Proce
       client.close();
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        process.kill(-child.pid!, 'SIGTERM');
         await exited;
       }
     },
