@@ -39,8 +39,10 @@ describe('CLI: login, project, token and a VM with that token, against `mockclou
       child.once('exit', (code) => reject(new Error(`mockcloud up exited with ${code}: ${stderr}`)));
     });
     adminToken = /generated the admin token[^\n]*\n\s+(\S+)/.exec(stderr)?.[1] ?? '';
-    // the start-up log states the mode in one line
-    expect(stdout.split('\n').filter((l) => /"msg":"auth enforce"/.test(l))).to.have.length(1);
+    // the start-up log states the mode in one line (logs are written asynchronously: wait for it)
+    const modeLines = () => stdout.split('\n').filter((l) => /"msg":"auth enforce"/.test(l));
+    for (let i = 0; i < 100 && modeLines().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(modeLines()).to.have.length(1);
   });
   after(async () => {
     if (child && child.exitCode === null) {
