@@ -64,6 +64,17 @@ const common = <T extends { created_at: string; updated_at: string; tags: Record
   ['updated', (x) => age(x.updated_at)],
 ];
 
+/** The first fields of an asynchronous resource (VM, volume): who it is and how its operation goes. */
+const asyncHead = <T extends Vm | Volume>(n: Names): Field<T>[] => [
+  ['id', (v) => v.id],
+  ['name', (v) => v.name],
+  ['status', (v) => v.status],
+  ['progress', (v) => `${v.progress}%`],
+  ['error', (v) => (v.error ? `${v.error.message} (${v.error.code})` : '')],
+  ['operation', (v) => v.operation_id ?? ''],
+  ['environment', (v) => n.label(v.environment_id)],
+];
+
 export function fields(n: Names): { [K in ResourceKind]: Field<Item<K>>[] } {
   return {
     env: [['id', (e: Environment) => e.id], ['name', (e) => e.name], ['status', (e) => e.status], ['cidr', (e) => e.cidr], ...common<Environment>()],
@@ -76,13 +87,7 @@ export function fields(n: Names): { [K in ResourceKind]: Field<Item<K>>[] } {
       ...common<SecurityGroup>(),
     ],
     vm: [
-      ['id', (v: Vm) => v.id],
-      ['name', (v) => v.name],
-      ['status', (v) => v.status],
-      ['progress', (v) => `${v.progress}%`],
-      ['error', (v) => (v.error ? `${v.error.message} (${v.error.code})` : '')],
-      ['operation', (v) => v.operation_id ?? ''],
-      ['environment', (v) => n.label(v.environment_id)],
+      ...asyncHead<Vm>(n),
       ['security groups', (v) => v.security_group_ids.map((id) => n.label(id)).join(', ')],
       ['volumes', (v) => v.attached_volume_ids.map((id) => n.label(id)).join(', ')],
       ['size', (v) => v.size],
@@ -91,13 +96,7 @@ export function fields(n: Names): { [K in ResourceKind]: Field<Item<K>>[] } {
       ...common<Vm>(),
     ],
     volume: [
-      ['id', (v: Volume) => v.id],
-      ['name', (v) => v.name],
-      ['status', (v) => v.status],
-      ['progress', (v) => `${v.progress}%`],
-      ['error', (v) => (v.error ? `${v.error.message} (${v.error.code})` : '')],
-      ['operation', (v) => v.operation_id ?? ''],
-      ['environment', (v) => n.label(v.environment_id)],
+      ...asyncHead<Volume>(n),
       ['attachment', (v) => (v.attachment ? `${n.label(v.attachment.vm_id)} as ${v.attachment.device}` : '')],
       ['size', (v) => `${v.size_gb} GB`],
       ['type', (v) => v.type],
