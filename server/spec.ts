@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { openapiPath, packageRoot } from '../core/paths.js';
+import type { PreparedContract } from './validator.js';
 
 /**
  * The parsed contract. `npm run build` writes it as dist/openapi.json (scripts/openapi-json.mjs);
@@ -18,4 +19,29 @@ export function readContract(): object {
   }
   const YAML = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   return YAML.parse(fs.readFileSync(yamlFile, 'utf8')) as object;
+}
+
+/**
+ * The contract as the validator prepares it (server/validator.ts prepareContract), written by the
+ * build as dist/openapi.validator.json. Undefined — the validator then prepares it at run time —
+ * when the file is missing, older than openapi.yaml, or made by another express-openapi-validator.
+ */
+export function readPreparedContract(): PreparedContract | undefined {
+  const file = path.join(packageRoot(), 'dist', 'openapi.validator.json');
+  try {
+    if (fs.statSync(file).mtimeMs < fs.statSync(openapiPath()).mtimeMs) return undefined;
+    const prepared = JSON.parse(fs.readFileSync(file, 'utf8')) as PreparedContract;
+    return prepared.eov === validatorVersion() ? prepared : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The installed express-openapi-validator's version (its package.json). */
+export function validatorVersion(): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('express-openapi-validator');
+  let dir = path.dirname(main);
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
