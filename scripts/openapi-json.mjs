@@ -20,3 +20,8 @@ const { prepareContract } = await import('../dist/server/validator.js');
 const { validatorVersion } = await import('../dist/server/spec.js');
 const prepared = await prepareContract(spec, validatorVersion());
 fs.writeFileSync(path.join(root, 'dist', 'openapi.validator.json'), JSON.stringify(prepared));
+
+// Last step of the build: the CLI bundle (scripts/bundle.mjs), so that this one command — which is
+// what `npm run build` runs after tsc — leaves dist/ complete.
+const { bundle } = await import('./bundle.mjs');
+await bundle();
