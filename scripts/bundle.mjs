@@ -23,6 +23,24 @@ const EXTERNAL = [
   'sqlite3', 'mysql', 'mysql2', 'mariadb', 'oracledb', 'tedious', // knex dialects never used here
 ];
 
+// knex requires each SQL dialect on demand; only SQLite (better-sqlite3) and PostgreSQL are ever
+// used here, the others are a third of knex and would only be parsed at every start.
+const KNEX_DIALECTS_USED = new Set(['better-sqlite3', 'postgres']);
+const onlyOurKnexDialects = {
+  name: 'only-our-knex-dialects',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/[\w-]+$/ }, (args) => {
+      if (!args.importer.replaceAll('\\', '/').endsWith('node_modules/knex/lib/dialects/index.js')) return undefined;
+      const name = args.path.slice(2);
+      return KNEX_DIALECTS_USED.has(name) ? undefined : { path: name, namespace: 'knex-dialect-not-bundled' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'knex-dialect-not-bundled' }, (args) => ({
+      contents: `throw new Error('mockcloud bundles the knex dialects it uses only, not ${args.path}');`,
+      loader: 'js',
+    }));
+  },
+};
+
 export async function bundle() {
   fs.rmSync(out, { recursive: true, force: true });
   let esbuild;
@@ -44,6 +62,7 @@ export async function bundle() {
     external: EXTERNAL,
     // CommonJS code in the bundle calls require() for Node's built-ins and the externals.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+    plugins: [onlyOurKnexDialects],
     metafile: true,
     logLevel: 'warning',
   });
