@@ -4,7 +4,8 @@
 //   parse 80 KB at every start (a fifth of start-up CPU, docs/performance.md);
 // - dist/openapi.validator.json: the contract loaded, checked against the OpenAPI meta-schema and
 //   preprocessed by express-openapi-validator (server/validator.ts prepareContract), which the
-//   server otherwise does before its first API answer (~40 % of the CPU until then).
+//   server otherwise does before its first API answer (~40 % of the CPU until then);
+// - dist/schema.sqlite.json and the CLI bundle (below).
 // server/spec.ts falls back to run-time work when these files are missing or older than openapi.yaml.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,11 @@ const { prepareContract } = await import('../dist/server/validator.js');
 const { validatorVersion } = await import('../dist/server/spec.js');
 const prepared = await prepareContract(spec, validatorVersion());
 fs.writeFileSync(path.join(root, 'dist', 'openapi.validator.json'), JSON.stringify(prepared));
+
+// What the migrations do to an empty SQLite database (core/db.ts recordSchema): a fresh embedded
+// database replays it instead of running knex's migrator.
+const { recordSchema } = await import('../dist/core/db.js');
+fs.writeFileSync(path.join(root, 'dist', 'schema.sqlite.json'), JSON.stringify(await recordSchema()));
 
 // Last step of the build: the CLI bundle (scripts/bundle.mjs), so that this one command — which is
 // what `npm run build` runs after tsc — leaves dist/ complete.

@@ -8,8 +8,16 @@ import type { PreparedContract } from './validator.js';
  * The parsed contract. `npm run build` writes it as dist/openapi.json (scripts/openapi-json.mjs);
  * when that copy is missing or older than openapi.yaml (an edit without a build) the YAML is parsed
  * here, and only then is the YAML parser loaded: it and the parse were a fifth of start-up.
+ * Parsed once per process and shared: read-only for every caller (the chaos rules, the app, the
+ * docs; the validator's run-time loader works on its own clone).
  */
 export function readContract(): object {
+  return (parsed ??= parseContract());
+}
+
+let parsed: object | undefined;
+
+function parseContract(): object {
   const yamlFile = openapiPath();
   const jsonFile = path.join(packageRoot(), 'dist', 'openapi.json');
   try {
