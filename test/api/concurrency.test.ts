@@ -40,6 +40,27 @@ describe(`api: concurrent writers (${STACK})`, () => {
     });
   }
 
+  it('project: two owners demoting each other at once — one wins, the project keeps an owner', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = (await http.post('/api/v1/users', { name: uniq('usr') })).body.id;
+      const b = (await http.post('/api/v1/users', { name: uniq('usr') })).body.id;
+      const project = (await http.post('/api/v1/projects', { name: uniq('prj'), owner_id: a })).body.id;
+      expect((await http.call('PUT', `/api/v1/projects/${project}/members/${b}`, { body: { role: 'owner' } })).status).to.equal(201);
+      const replies = await Promise.all([
+        http.call('PUT', `/api/v1/projects/${project}/members/${a}`, { body: { role: 'viewer' } }),
+        round % 2 ? http.del(`/api/v1/projects/${project}/members/${b}`) : http.call('PUT', `/api/v1/projects/${project}/members/${b}`, { body: { role: 'editor' } }),
+      ]);
+      const codes = replies.map((r) => r.status).sort();
+      expect(codes[1], replies.map((r) => r.text).join(' | ')).to.equal(409);
+      expect([200, 204]).to.include(codes[0]);
+      const loser = replies.find((r) => r.status === 409)!;
+      expect(loser.body.code).to.equal('invalid_state');
+      const owners = (await http.get(`/api/v1/projects/${project}/members`)).body.items.filter((m: { role: string }) => m.role === 'owner');
+      expect(owners).to.have.length(1);
+      await http.del(`/api/v1/projects/${project}`);
+    }
+  });
+
   it('VM: a resize racing a start never resizes a VM that is not stopped', async () => {
     for (let round = 0; round < 5; round++) {
       const vm = await http.post('/api/v1/vms', { name: uniq('vm'), environment_id: envId, size: 'small', image: 'debian-12' });
