@@ -71,8 +71,8 @@ export interface TestApiOptions {
   /** Run a worker in the same process (default true). */
   worker?: boolean;
   observe?: AppOptions['observe'];
-  /** CORS origins and the loopback Host check, as a composition root would pass them. */
-  app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'>;
+  /** CORS origins, the loopback Host check and the SSE buffer bound, as a composition root would pass them. */
+  app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly' | 'streamBufferBytes'>;
   /** MOCKCLOUD_MAX_STREAMS for this API. */
   maxStreams?: number;
   /** SPEC §10 auth mode (default off) and the admin token. */
