@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { client, uniq, type Client } from '../support/http.js';
-import { startTestApi, STACK, type TestApi } from '../support/stack.js';
+import { uniq, type Client } from '../support/http.js';
+import { startApiWithEnvironment, STACK, type TestApi } from '../support/stack.js';
 import { settle, waitFor } from '../support/wait.js';
 
 // These run on both stacks; on the distributed one the knex pool holds several PostgreSQL
@@ -10,9 +10,7 @@ describe(`api: concurrent writers (${STACK})`, () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01, failureRate: 0 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0 }));
   });
   after(() => api.close());
 

@@ -5,7 +5,7 @@ import { announceEvents, appendEvents } from '../../core/events/event-log.js';
 import { pruneEvents } from '../../core/events/queries.js';
 import { client, uniq, type Client } from '../support/http.js';
 import { openSse } from '../support/sse.js';
-import { startTestApi, type TestApi } from '../support/stack.js';
+import { startApiWithEnvironment, startTestApi, type TestApi } from '../support/stack.js';
 import { settle, sleep, waitFor } from '../support/wait.js';
 
 /** Asks for a stream on a raw socket; the caller decides when the client leaves. */
@@ -46,9 +46,7 @@ describe('api: live events (SSE)', () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01, failureRate: 0 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0 }));
   });
   after(() => api.close());
 
