@@ -8,9 +8,10 @@ import type { ForcedFailure } from '../simulation/plan.js';
 import type { ChaosEffect, ChaosMatch, ChaosRule, ChaosRuleCreate } from '../api.js';
 
 // Chaos rules (SPEC §11): faults, latency and operation failures injected by matching requests.
-// Rules live in the database (every replica applies the same ones), each process caches them for
-// a second and drops the cache when any replica announces a change. With no rules the hot path is
-// one cache check; a matching rule with `times` or `probability` costs one conditional UPDATE, which
+// Rules live in the database (every replica applies the same ones), each process caches them and
+// drops the cache when any replica announces a change; past a second the cache is still served
+// while one read refreshes it (that read only covers a lost announcement, so no request waits on the
+// database for it, and concurrent requests share it). With no rules the hot path is one cache check; a matching rule with `times` or `probability` costs one conditional UPDATE, which
 // is also what makes "the first N" exact across replicas.
 
 export const CHAOS_CHANNEL = 'mockcloud:chaos';
@@ -73,17 +74,24 @@ const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = { 400: 'validation_f
 
 export class ChaosService {
   private cache: { rules: ChaosRule[]; at: number } | undefined;
+  private loading: Promise<ChaosRule[]> | undefined;
+  /** Bumped by every change: a read that started before one must not be cached as current. */
+  private generation = 0;
 
   constructor(private readonly deps: { db: Db; bus: Bus; contract: Map<string, ContractOperation>; seed: () => Promise<number | null> }) {}
 
   async start(): Promise<void> {
-    await this.deps.bus.subscribe(CHAOS_CHANNEL, () => {
-      this.cache = undefined;
-    });
+    await this.deps.bus.subscribe(CHAOS_CHANNEL, () => this.invalidate());
+  }
+
+  private invalidate(): void {
+    this.generation++;
+    this.cache = undefined;
+    this.loading = undefined;
   }
 
   private async announce(): Promise<void> {
-    this.cache = undefined;
+    this.invalidate();
     await this.deps.bus.publish(CHAOS_CHANNEL, '1').catch(() => undefined);
   }
 
@@ -92,10 +100,25 @@ export class ChaosService {
   }
 
   private async rules(): Promise<ChaosRule[]> {
-    if (this.cache && Date.now() - this.cache.at < 1000) return this.cache.rules;
-    const rules = await this.list();
-    this.cache = { rules, at: Date.now() };
-    return rules;
+    const cached = this.cache;
+    if (!cached) return this.load();
+    if (Date.now() - cached.at >= 1000) this.load().catch(() => undefined);
+    return cached.rules;
+  }
+
+  private load(): Promise<ChaosRule[]> {
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    const p = this.list()
+      .then((rules) => {
+        if (generation === this.generation) this.cache = { rules, at: Date.now() };
+        return rules;
+      })
+      .finally(() => {
+        if (this.loading === p) this.loading = undefined;
+      });
+    this.loading = p;
+    return p;
   }
 
   async create(input: ChaosRuleInput): Promise<ChaosRule> {

@@ -373,6 +373,29 @@ describe('emulator control: chaos rules', function () {
     for (const d of a) expect(d).to.be.within(1, 1001);
   });
 
+  it('never holds a request on the database to refresh the rules: the stale list is served while one shared read runs', async () => {
+    await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'getSimulation' }, effect: { status: 503 } });
+    expect((await http.get('/api/v1/sizes')).status).to.equal(200); // the rules are cached now
+    const chaos = api.services.chaos as unknown as { list(): Promise<unknown>; invalidate(): void };
+    const list = chaos.list;
+    let reads = 0;
+    chaos.list = () => {
+      reads++;
+      return new Promise(() => undefined); // a database that does not answer
+    };
+    try {
+      await sleep(1100); // past the cache's second
+      const replies = await Promise.all([1, 2, 3, 4, 5].map(() => http.get('/api/v1/sizes')));
+      expect(replies.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200]);
+      expect((await http.get('/api/v1/simulation')).status, 'the cached rule still applies').to.equal(503);
+      expect(reads).to.equal(1);
+    } finally {
+      chaos.list = list;
+      chaos.invalidate();
+      await http.del('/api/v1/admin/chaos/rules');
+    }
+  });
+
   it('adds latency to matching requests', async () => {
     await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'listSizes' }, effect: { latency_ms: 300, jitter_ms: 50 } });
     const started = performance.now();
