@@ -136,9 +136,15 @@ export async function applyPreparedSchema(db: Db): Promise<boolean> {
   });
 }
 
+/** The build's recording, unless a compiled migration (or this module) is newer than it. */
 export function readPreparedSchema(): PreparedSchema | undefined {
+  const dist = path.join(packageRoot(), 'dist');
   try {
-    return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'dist', 'schema.sqlite.json'), 'utf8')) as PreparedSchema;
+    const file = path.join(dist, 'schema.sqlite.json');
+    const made = fs.statSync(file).mtimeMs;
+    const sources = [path.join(dist, 'core', 'db.js'), ...fs.readdirSync(path.join(dist, 'migrations')).filter((f) => f.endsWith('.js')).map((f) => path.join(dist, 'migrations', f))];
+    if (sources.some((f) => fs.statSync(f).mtimeMs > made)) return undefined;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as PreparedSchema;
   } catch {
     return undefined;
   }

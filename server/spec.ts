@@ -32,12 +32,16 @@ function parseContract(): object {
 /**
  * The contract as the validator prepares it (server/validator.ts prepareContract), written by the
  * build as dist/openapi.validator.json. Undefined — the validator then prepares it at run time —
- * when the file is missing, older than openapi.yaml, or made by another express-openapi-validator.
+ * when the file is missing, older than openapi.yaml or the compiled validator, or made by another
+ * express-openapi-validator.
  */
 export function readPreparedContract(): PreparedContract | undefined {
-  const file = path.join(packageRoot(), 'dist', 'openapi.validator.json');
+  const dist = path.join(packageRoot(), 'dist');
+  const file = path.join(dist, 'openapi.validator.json');
   try {
-    if (fs.statSync(file).mtimeMs < fs.statSync(openapiPath()).mtimeMs) return undefined;
+    // Older than the contract, or than the code that prepares it (a build with tsc alone): stale.
+    const made = fs.statSync(file).mtimeMs;
+    if (made < fs.statSync(openapiPath()).mtimeMs || made < fs.statSync(path.join(dist, 'server', 'validator.js')).mtimeMs) return undefined;
     const prepared = JSON.parse(fs.readFileSync(file, 'utf8')) as PreparedContract;
     return prepared.eov === validatorVersion() ? prepared : undefined;
   } catch {

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { defaultSerDes } from 'express-openapi-validator/dist/framework/base.serdes.js';
 import { readContract, readPreparedContract, validatorVersion } from '../../server/spec.js';
@@ -16,6 +18,18 @@ describe('unit: the contract prepared at build time', () => {
     expect(prepared, 'dist/openapi.validator.json (npm run build)').to.not.equal(undefined);
     const fresh = JSON.parse(JSON.stringify(await prepareContract(readContract(), validatorVersion()))) as PreparedContract;
     expect(fresh).to.deep.equal(prepared);
+  });
+
+  it('is ignored once the validator is compiled again without it (a build with tsc alone)', () => {
+    const compiled = fileURLToPath(new URL('../../server/validator.js', import.meta.url));
+    const { atime, mtime } = fs.statSync(compiled);
+    try {
+      fs.utimesSync(compiled, atime, new Date(Date.now() + 60_000));
+      expect(readPreparedContract()).to.equal(undefined);
+    } finally {
+      fs.utimesSync(compiled, atime, mtime);
+    }
+    expect(readPreparedContract()).to.not.equal(undefined);
   });
 
   it('keeps a graph as a graph: shared objects, cycles and serialisers come back as they were', () => {

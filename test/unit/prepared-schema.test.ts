@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { applyPreparedSchema, migrateLatest, migrationsCurrent, openDb, readPreparedSchema, recordSchema, type Db } from '../../core/db.js';
 import { migrationSource } from '../../migrations/index.js';
 
@@ -25,6 +27,24 @@ describe('unit: the SQLite schema prepared at build time', () => {
     expect(prepared, 'dist/schema.sqlite.json (npm run build)').to.not.equal(undefined);
     expect(prepared!.migrations.map((m) => m.name)).to.deep.equal(await names());
     expect(JSON.parse(JSON.stringify(await recordSchema()))).to.deep.equal(prepared);
+  });
+
+  it('is ignored once a migration is compiled again without it (a build with tsc alone)', async () => {
+    const compiled = fileURLToPath(new URL('../../migrations/20261126000004-vms.js', import.meta.url));
+    const { atime, mtime } = fs.statSync(compiled);
+    try {
+      fs.utimesSync(compiled, atime, new Date(Date.now() + 60_000));
+      expect(readPreparedSchema()).to.equal(undefined);
+      const db = openDb({ sqliteFile: ':memory:' });
+      try {
+        expect(await applyPreparedSchema(db)).to.equal(false);
+      } finally {
+        await db.destroy();
+      }
+    } finally {
+      fs.utimesSync(compiled, atime, mtime);
+    }
+    expect(readPreparedSchema()).to.not.equal(undefined);
   });
 
   it('gives a fresh database what the migrator gives it: tables, indexes, rows, knex_migrations', async () => {
