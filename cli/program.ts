@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../core/config.js';
 import { registerResourceCommands } from './commands/index.js';
@@ -118,4 +117,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Not awaited at the top level: the server roles run this module from a CommonJS bundle (cli/bundle.ts),
+// which cannot wait at its top level; main() sets the exit code itself.
+export const finished = main();

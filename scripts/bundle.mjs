@@ -7,7 +7,9 @@
 // packages that read their own files at run time (Swagger UI's assets), Ink/React (the TUI), and
 // what only a distributed deployment or another database loads. dist/cli/main.js runs the bundle
 // while it is newer than every dist/ file in bundle/inputs.json and node_modules/.package-lock.json.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,9 +68,71 @@ export async function bundle() {
     metafile: true,
     logLevel: 'warning',
   });
+  // The server roles' bundle (cli/bundle.ts): one CommonJS file, so that V8 can cache its compiled
+  // code; dynamic imports of external packages become require() (all CommonJS-capable on the
+  // server's paths; only the TUI's Ink is ES-only, and no server role loads it).
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['dist/cli/program.js'],
+    outfile: path.join(out, 'server.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    define: { 'import.meta.url': '__bundleUrl' },
+    banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [onlyOurKnexDialects],
+    logLevel: 'warning',
+  });
   const inputs = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('dist/')).map((f) => f.slice('dist/'.length));
   if (fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) inputs.push('../node_modules/.package-lock.json');
   fs.writeFileSync(path.join(out, 'inputs.json'), JSON.stringify(inputs));
+  try {
+    await recordCodeCache();
+  } catch (err) {
+    fs.rmSync(path.join(out, 'server.cache'), { force: true });
+    process.stderr.write(`bundle: no code cache recorded (${err.message}); the server roles run the ES module chunks\n`);
+  }
 }
+
+/**
+ * Runs `mockcloud up --memory` from the server bundle through its first requests, then has it write
+ * V8's code cache of everything compiled so far (cli/bundle.ts). Needs the native SQLite module.
+ */
+async function recordCodeCache() {
+  const cache = path.join(out, 'server.cache');
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--memory', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], {
+    env: { ...process.env, MOCKCLOUD_CODE_CACHE_OUT: cache, MOCKCLOUD_NO_BUNDLE: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  try {
+    let stderr = '';
+    const url = await new Promise((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        const m = /is up at (http:\/\/\S+)/.exec(stderr);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`mockcloud up exited (${code}): ${stderr.trim().split('\n').pop()}`)));
+    });
+    // What a first client asks: the catalogue, lists, one of each resource read.
+    for (const p of ['/api/v1/sizes', '/ready', '/api/v1/environments', '/api/v1/vms', '/api/v1/vms/vm_none', '/api/v1/operations']) await get(`${url}${p}`);
+    child.kill('SIGUSR2');
+    await exited;
+    if (!fs.existsSync(cache)) throw new Error('the recording run wrote no cache');
+    fs.writeFileSync(path.join(out, 'server.cache.json'), JSON.stringify({ v8: process.versions.v8 }));
+  } finally {
+    clearTimeout(timer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+const get = (url) =>
+  new Promise((resolve, reject) => {
+    http.get(url, (res) => res.resume().on('end', resolve)).on('error', reject);
+  });
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await bundle();

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileServerBundle } from '../../cli/bundle.js';
 
 // dist/cli/main.js runs the esbuild bundle (dist/bundle/, scripts/bundle.mjs) while it is newer than
 // every compiled file it was made from, and the modules in dist/ otherwise: a build with tsc alone
@@ -23,9 +24,16 @@ describe('unit: the CLI bundle', () => {
     expect(inputs).to.include('server/main.js');
     const built = fs.statSync(path.join(dist, 'bundle', 'program.js')).mtimeMs;
     for (const f of inputs) expect(fs.statSync(path.join(dist, f)).mtimeMs, f).to.be.at.most(built);
-    for (const args of [['--help'], ['up', '--help'], ['vm', '--help']]) {
+    for (const args of [['--help'], ['up', '--help'], ['worker', '--help'], ['vm', '--help'], ['--version']]) {
       expect(run(launcher, {}, args), args.join(' ')).to.equal(run(launcher, { MOCKCLOUD_NO_BUNDLE: '1' }, args));
     }
+  });
+
+  it('gives the server roles one CommonJS file whose recorded code cache this V8 accepts', () => {
+    const info = JSON.parse(fs.readFileSync(path.join(dist, 'bundle', 'server.cache.json'), 'utf8')) as { v8: string };
+    expect(info.v8).to.equal(process.versions.v8);
+    const script = compileServerBundle(path.join(dist, 'bundle', 'server.cjs'), fs.readFileSync(path.join(dist, 'bundle', 'server.cache')));
+    expect(script.cachedDataRejected).to.equal(false);
   });
 
   it('runs the bundle only while no input is newer than it', () => {
@@ -35,6 +43,7 @@ describe('unit: the CLI bundle', () => {
       fs.mkdirSync(path.join(dir, 'cli'));
       fs.mkdirSync(path.join(dir, 'bundle'));
       fs.copyFileSync(launcher, path.join(dir, 'cli', 'main.js'));
+      fs.copyFileSync(path.join(dist, 'cli', 'bundle.js'), path.join(dir, 'cli', 'bundle.js'));
       fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
       fs.writeFileSync(path.join(dir, 'cli', 'program.js'), "console.log('modules');");
       fs.writeFileSync(path.join(dir, 'cli', 'other.js'), '');
@@ -47,6 +56,17 @@ describe('unit: the CLI bundle', () => {
       at('bundle/program.js', 2000);
       expect(run(main).trim()).to.equal('bundle');
       expect(run(main, { MOCKCLOUD_NO_BUNDLE: '1' }).trim()).to.equal('modules');
+      // The server roles: the CommonJS bundle, only with a code cache from this V8.
+      fs.writeFileSync(path.join(dir, 'bundle', 'server.cjs'), "console.log('server', require('node:path').basename(__filename));");
+      at('bundle/server.cjs', 2000);
+      expect(run(main, {}, ['up']).trim()).to.equal('bundle');
+      fs.writeFileSync(path.join(dir, 'bundle', 'server.cache'), 'not a cache');
+      fs.writeFileSync(path.join(dir, 'bundle', 'server.cache.json'), JSON.stringify({ v8: process.versions.v8 }));
+      expect(run(main, {}, ['up']).trim()).to.equal('server server.cjs');
+      expect(run(main, {}, ['worker']).trim()).to.equal('server server.cjs');
+      expect(run(main, {}, ['vm']).trim()).to.equal('bundle');
+      fs.writeFileSync(path.join(dir, 'bundle', 'server.cache.json'), JSON.stringify({ v8: '0.0' }));
+      expect(run(main, {}, ['up']).trim()).to.equal('bundle');
       at('cli/other.js', 3000); // recompiled after the bundle was made
       expect(run(main).trim()).to.equal('modules');
       at('cli/other.js', 1000);
