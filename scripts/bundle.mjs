@@ -81,6 +81,8 @@ export async function bundle() {
     target: 'node20',
     external: EXTERNAL,
     define: { 'import.meta.url': '__bundleUrl' },
+    // A script compiled by vm.Script cannot import() on Node 20 without --experimental-vm-modules.
+    supported: { 'dynamic-import': false },
     banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
     plugins: [onlyOurKnexDialects],
     logLevel: 'warning',

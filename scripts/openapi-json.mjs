@@ -24,8 +24,16 @@ fs.writeFileSync(path.join(root, 'dist', 'openapi.validator.json'), JSON.stringi
 
 // What the migrations do to an empty SQLite database (core/db.ts recordSchema): a fresh embedded
 // database replays it instead of running knex's migrator.
-const { recordSchema } = await import('../dist/core/db.js');
-fs.writeFileSync(path.join(root, 'dist', 'schema.sqlite.json'), JSON.stringify(await recordSchema()));
+// Needs the native SQLite module, which a build with --ignore-scripts (the Docker build stage) lacks:
+// then fresh databases run the migrator, as without this file.
+const schemaFile = path.join(root, 'dist', 'schema.sqlite.json');
+try {
+  const { recordSchema } = await import('../dist/core/db.js');
+  fs.writeFileSync(schemaFile, JSON.stringify(await recordSchema()));
+} catch (err) {
+  fs.rmSync(schemaFile, { force: true });
+  process.stderr.write(`build: no prepared SQLite schema (${err.message}); fresh databases run the migrations\n`);
+}
 
 // Last step of the build: the CLI bundle (scripts/bundle.mjs), so that this one command — which is
 // what `npm run build` runs after tsc — leaves dist/ complete.

@@ -34,6 +34,8 @@ describe('unit: the CLI bundle', () => {
     expect(info.v8).to.equal(process.versions.v8);
     const script = compileServerBundle(path.join(dist, 'bundle', 'server.cjs'), fs.readFileSync(path.join(dist, 'bundle', 'server.cache')));
     expect(script.cachedDataRejected).to.equal(false);
+    // A script compiled by vm.Script cannot import() on Node 20: every import() must be bundled or a require().
+    expect(fs.readFileSync(path.join(dist, 'bundle', 'server.cjs'), 'utf8')).to.not.match(/\bimport\("/); // esbuild writes its strings in double quotes; comments here use single ones
   });
 
   it('runs the bundle only while no input is newer than it', () => {
