@@ -112,7 +112,8 @@ export async function bundle() {
 async function recordCodeCache() {
   const cache = path.join(out, 'server.cache');
   const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--memory', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], {
-    env: { ...process.env, MOCKCLOUD_CODE_CACHE_OUT: cache, MOCKCLOUD_NO_BUNDLE: '' },
+    // Only the defaults: the builder's DATABASE_URL or MOCKCLOUD_* settings must not reach this run.
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MOCKCLOUD_|DATABASE_URL$|AMQP_URL$|REDIS_URL$)/.test(k))), MOCKCLOUD_CODE_CACHE_OUT: cache },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
