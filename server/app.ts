@@ -14,7 +14,7 @@ import { buildHandlers, type Handler } from './handlers/index.js';
 import { bodyGuard, isLoopbackAddress, loopbackHostGuard, urlGuard, withoutTrailingSlashes } from './guards.js';
 import { idempotency } from './idempotency.js';
 import { requestLogger } from './logger.js';
-import { readContract } from './spec.js';
+import { readContract, readPreparedContract } from './spec.js';
 import { errorHandler } from './problem.js';
 import { createContract, type Contract } from './validator.js';
 import { contractOperations, type Services } from './services.js';
@@ -68,8 +68,9 @@ export function createApp(opts: AppOptions): Express {
   // Likewise an operation that does not say which scope it needs (SPEC §10).
   const operations = specOperations(spec);
 
-  // Parsed once here; the validator compiles its own copy lazily (see server/validator.ts).
-  const contract = createContract(spec, { validateResponses: opts.validateResponses, validateSpec: opts.validateResponses });
+  // Parsed once here; the validator compiles its own copy lazily (see server/validator.ts), from
+  // the build's prepared copy when there is one.
+  const contract = createContract(spec, { validateResponses: opts.validateResponses, validateSpec: opts.validateResponses, prepared: readPreparedContract() });
 
   const app = express();
   app.locals.contract = contract;
