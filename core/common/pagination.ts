@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Q } from '../db.js';
+import { readRows } from '../sqlite-fast-path.js';
 import { AppError } from '../errors.js';
 
 // Keyset pagination on (created_at, id): stable under concurrent inserts and O(limit) at any depth.
@@ -89,7 +90,7 @@ export interface Page<T> {
 export async function paginate<R extends { created_at: string; id: string }>(
   query: Knex.QueryBuilder,
   table: string,
-  opts: { limit?: number; pageToken?: string; tokens: PageTokens; scope: TokenScope },
+  opts: { limit?: number; pageToken?: string; tokens: PageTokens; scope: TokenScope; /** The query's database: lets the embedded store take its fast path. */ db?: Q },
 ): Promise<{ rows: R[]; nextPageToken?: string }> {
   const limit = clampLimit(opts.limit);
   if (opts.pageToken) {
@@ -98,7 +99,11 @@ export async function paginate<R extends { created_at: string; id: string }>(
       w.where(`${table}.created_at`, '>', cur.c).orWhere((w2) => w2.where(`${table}.created_at`, cur.c).andWhere(`${table}.id`, '>', cur.i)),
     );
   }
-  const rows = (await query.orderBy([`${table}.created_at`, `${table}.id`]).limit(limit + 1)) as R[];
+  // The limit is written into the SQL, not bound: SQLite re-plans a statement whose LIMIT is a bound
+  // parameter on every execution (see core/vms/relations.ts); a few hundred possible texts, each
+  // prepared once.
+  query.orderBy([`${table}.created_at`, `${table}.id`]).limit(limit + 1, { skipBinding: true });
+  const rows = opts.db ? await readRows<R>(opts.db, query) : ((await query) as R[]);
   if (rows.length <= limit) return { rows };
   rows.length = limit;
   const last = rows[limit - 1]!;
