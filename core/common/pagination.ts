@@ -83,6 +83,11 @@ export interface Page<T> {
   next_page_token?: string;
 }
 
+/** A page whose items are JSON text already: the bytes JSON.stringify(page) would give. */
+export function pageJson(items: string[], nextPageToken: string | undefined): string {
+  return `{"items":[${items.join(',')}]${nextPageToken === undefined ? '' : `,"next_page_token":${JSON.stringify(nextPageToken)}`}}`;
+}
+
 /**
  * Applies the cursor and limit to a query ordered by (created_at, id) on `table`, fetching one
  * extra row to learn whether another page exists.

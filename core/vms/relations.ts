@@ -60,6 +60,45 @@ export function splitRelations(found: VmRow): { row: VmRow; rel: VmRelations } {
   };
 }
 
+/**
+ * SQLite only: a VM's representation as JSON text, written by SQLite itself — byte for byte what
+ * JSON.stringify(serializeVm(row, rel)) gives (json_quote escapes exactly as JSON.stringify does;
+ * the stored tags are JSON.stringify's text, json() keeps them as they are). A page of 100 VMs read
+ * as objects made ~1,500 JavaScript values, and making them was most of a list request's CPU;
+ * this is one string per VM, and nothing to serialise afterwards (docs/performance.md).
+ * test/api/read-paths.test.ts compares the two byte for byte.
+ */
+export function vmJsonSqlite(alias = 'vms'): string {
+  const key = `json:${alias}`;
+  let sql = columnsCache.get(key);
+  if (sql !== undefined) return sql;
+  const q = (column: string) => `json_quote(${alias}.${column})`;
+  const list = (column: string, table: string, order: string) =>
+    `(select json_group_array(${column}) from (select ${column} from ${table} where vm_id = ${alias}.id order by ${order}))`;
+  const progress = `(case when coalesce(${alias}.operation_id, '') = '' then 100 else coalesce((select o.progress from operations o where o.id = ${alias}.operation_id), 100) end)`;
+  const error = `(case when ${alias}.status = 'error' and coalesce(${alias}.error_code, '') <> '' then '{"code":' || ${q('error_code')} || ',"message":' || json_quote(coalesce(${alias}.error_message, '')) || '}' else 'null' end)`;
+  const fields: [string, string][] = [
+    ['id', q('id')],
+    ['name', q('name')],
+    ['environment_id', q('environment_id')],
+    ['size', q('size')],
+    ['image', q('image')],
+    ['security_group_ids', list('security_group_id', 'vm_security_groups', 'position')],
+    ['private_ip', q('private_ip')],
+    ['status', q('status')],
+    ['progress', progress],
+    ['operation_id', q('operation_id')],
+    ['error', error],
+    ['attached_volume_ids', list('id', 'volumes', 'device')],
+    ['tags', `json(${alias}.tags)`],
+    ['created_at', q('created_at')],
+    ['updated_at', q('updated_at')],
+  ];
+  sql = fields.map(([name, expr], i) => `'${i ? ',' : '{'}"${name}":' || ${expr}`).join(' || ') + ` || '}'`;
+  columnsCache.set(key, sql);
+  return sql;
+}
+
 // No LIMIT: the id is the primary key. knex's `.first()` would add `limit ?`, and SQLite (3.53,
 // STAT4) re-plans a statement whose LIMIT is a bound parameter every time it is bound — for this
 // statement with its three subqueries that was most of its cost (~20 of ~25 µs per execution).
