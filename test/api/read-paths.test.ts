@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
 import { etagOf } from '../../core/common/etag.js';
 import { createApp, warmContract } from '../../server/app.js';
 import { listRows } from '../../core/common/list.js';
@@ -7,7 +6,7 @@ import { idleSqlite } from '../../core/sqlite-fast-path.js';
 import { getVmWithRelations, relationColumns } from '../../core/vms/relations.js';
 import type { VmRow } from '../../core/vms/schema.js';
 import { client, uniq, type Client } from '../support/http.js';
-import { STACK, startTestApi, testLogger, type TestApi } from '../support/stack.js';
+import { listenLocal, STACK, startTestApi, testLogger, type TestApi } from '../support/stack.js';
 import { settle } from '../support/wait.js';
 
 // GET /vms/{id} and list pages read the embedded store's idle connection directly, skipping knex's
@@ -116,11 +115,9 @@ describe('api: read paths (embedded fast path and the knex path agree)', () => {
     // sends the text itself.
     const app = createApp({ services: api.services, logger: testLogger() });
     await warmContract(app);
-    const server = await new Promise<import('node:http').Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const local = await listenLocal(app);
     try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const base = local.baseUrl;
       const one = await fetch(`${base}/api/v1/vms/${vm.id}`);
       const text = await one.text();
       expect(one.status).to.equal(200);
@@ -135,8 +132,7 @@ describe('api: read paths (embedded fast path and the knex path agree)', () => {
       expect(page.headers.get('etag')).to.equal(null);
       expect(pageText).to.equal(JSON.stringify((await http.get(`/api/v1/vms?environment_id=${env.id}`)).body));
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await local.close();
     }
   });
 
