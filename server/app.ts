@@ -74,6 +74,7 @@ export function createApp(opts: AppOptions): Express {
 
   const app = express();
   app.locals.contract = contract;
+  app.locals.validatesResponses = !!opts.validateResponses;
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are ours: derived from the representation, on single resources only
   app.set('query parser', 'extended'); // ?tags[key]=value

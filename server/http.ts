@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { etagOf } from '../core/common/etag.js';
+import { etagOfJson } from '../core/common/etag.js';
 import type { Ctx } from '../core/common/context.js';
 
 export const ctxOf = (res: Response): Ctx => res.locals.ctx as Ctx;
@@ -15,9 +15,26 @@ export const header = (req: Request, name: string): string | undefined => {
 
 /** A single resource: always with its ETag (SPEC §4). */
 export function sendResource(res: Response, status: number, body: unknown, location?: string): void {
-  res.setHeader('ETag', etagOf(body));
+  // Serialised once: the ETag is the hash of the very bytes sent.
+  const json = JSON.stringify(body);
+  res.setHeader('ETag', etagOfJson(json));
   if (location) res.setHeader('Location', location);
-  res.status(status).json(body);
+  res.status(status);
+  sendJson(res, json, body);
+}
+
+/**
+ * Sends JSON text as res.json would send the value it encodes: same Content-Type, same bytes, and
+ * res.send's freshness check (If-None-Match → 304). Where the contract validates responses (tests:
+ * the validator hooks res.json), the value goes through res.json instead, so it is still checked.
+ */
+export function sendJson(res: Response, json: string, value?: unknown): void {
+  if (res.app.locals.validatesResponses) {
+    res.json(value === undefined ? JSON.parse(json) : value);
+    return;
+  }
+  if (!res.get('Content-Type')) res.set('Content-Type', 'application/json');
+  res.send(json);
 }
 
 /** 202 for an async request: the resource in its transitional state and where to follow it. */

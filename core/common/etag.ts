@@ -3,7 +3,12 @@ import { AppError } from '../errors.js';
 
 // The ETag is derived from the representation itself, so it can never disagree with the body.
 export function etagOf(representation: unknown): string {
-  return `"${createHash('sha1').update(JSON.stringify(representation)).digest('base64url').slice(0, 22)}"`;
+  return etagOfJson(JSON.stringify(representation));
+}
+
+/** The ETag of a representation already serialised (the response body itself). */
+export function etagOfJson(json: string): string {
+  return `"${createHash('sha1').update(json).digest('base64url').slice(0, 22)}"`;
 }
 
 /** If-Match is optional (SPEC §4); when sent it must name the current representation or be `*`. */

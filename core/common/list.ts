@@ -28,7 +28,7 @@ export async function listRows<R extends { id: string; created_at: string }>(
   whereTags(query, table, q.tags);
   extra?.(query);
   const scope = { collection: table, projectId, filters: { name: q.name, environment_id: q.environmentId, status: q.status, tags: q.tags ? Object.entries(q.tags).sort() : undefined } };
-  return paginate<R>(query, table, { limit: q.limit, pageToken: q.pageToken, tokens, scope });
+  return paginate<R>(query, table, { limit: q.limit, pageToken: q.pageToken, tokens, scope, db });
 }
 
 /** One row of the project; with `lock`, locked until the transaction `db` ends (see core/db.ts). */

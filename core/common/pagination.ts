@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Q } from '../db.js';
+import { readRows } from '../sqlite-fast-path.js';
 import { AppError } from '../errors.js';
 
 // Keyset pagination on (created_at, id): stable under concurrent inserts and O(limit) at any depth.
@@ -82,6 +83,11 @@ export interface Page<T> {
   next_page_token?: string;
 }
 
+/** A page whose items are JSON text already: the bytes JSON.stringify(page) would give. */
+export function pageJson(items: string[], nextPageToken: string | undefined): string {
+  return `{"items":[${items.join(',')}]${nextPageToken === undefined ? '' : `,"next_page_token":${JSON.stringify(nextPageToken)}`}}`;
+}
+
 /**
  * Applies the cursor and limit to a query ordered by (created_at, id) on `table`, fetching one
  * extra row to learn whether another page exists.
@@ -89,7 +95,7 @@ export interface Page<T> {
 export async function paginate<R extends { created_at: string; id: string }>(
   query: Knex.QueryBuilder,
   table: string,
-  opts: { limit?: number; pageToken?: string; tokens: PageTokens; scope: TokenScope },
+  opts: { limit?: number; pageToken?: string; tokens: PageTokens; scope: TokenScope; /** The query's database: lets the embedded store take its fast path. */ db?: Q },
 ): Promise<{ rows: R[]; nextPageToken?: string }> {
   const limit = clampLimit(opts.limit);
   if (opts.pageToken) {
@@ -98,7 +104,11 @@ export async function paginate<R extends { created_at: string; id: string }>(
       w.where(`${table}.created_at`, '>', cur.c).orWhere((w2) => w2.where(`${table}.created_at`, cur.c).andWhere(`${table}.id`, '>', cur.i)),
     );
   }
-  const rows = (await query.orderBy([`${table}.created_at`, `${table}.id`]).limit(limit + 1)) as R[];
+  // The limit is written into the SQL, not bound: SQLite re-plans a statement whose LIMIT is a bound
+  // parameter on every execution (see core/vms/relations.ts); a few hundred possible texts, each
+  // prepared once.
+  query.orderBy([`${table}.created_at`, `${table}.id`]).limit(limit + 1, { skipBinding: true });
+  const rows = opts.db ? await readRows<R>(opts.db, query) : ((await query) as R[]);
   if (rows.length <= limit) return { rows };
   rows.length = limit;
   const last = rows[limit - 1]!;

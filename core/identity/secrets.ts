@@ -16,6 +16,17 @@ export const hashSecret = (secret: string) => createHash('sha256').update(secret
 /** Constant-time comparison of two secrets of any length (their digests have one length). */
 export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return timingSafeEqual(a, digestOf(expected));
+}
+
+// The expected secret is the admin token, the same on every request: its digest is kept, not
+// recomputed (a sha256 per request on the enforce path, docs/performance.md).
+let expectedSecret: string | undefined;
+let expectedDigest: Buffer | undefined;
+function digestOf(secret: string): Buffer {
+  if (secret !== expectedSecret || !expectedDigest) {
+    expectedDigest = createHash('sha256').update(secret).digest();
+    expectedSecret = secret;
+  }
+  return expectedDigest;
 }

@@ -26,6 +26,8 @@ export interface VmRelations {
   progress: number;
 }
 
+// core/vms/relations.ts vmJsonSqlite writes the same representation in SQL (lists on SQLite): keep
+// the two in step; test/api/read-paths.test.ts compares them byte for byte.
 export const serializeVm = (r: VmRow, rel: VmRelations): Vm => ({
   id: r.id,
   name: r.name,

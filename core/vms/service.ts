@@ -2,10 +2,10 @@ import { imageExists, IMAGES } from '../catalogue.js';
 import type { Ctx } from '../common/context.js';
 import { checkIfMatch } from '../common/etag.js';
 import { getRow, listRows, type ListQuery } from '../common/list.js';
-import type { Page, PageTokens } from '../common/pagination.js';
+import { pageJson, type Page, type PageTokens } from '../common/pagination.js';
 import { refuseImmutableChanges } from '../common/immutable.js';
 import { patchTags, writeTags } from '../common/tags.js';
-import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
+import { isPostgres, isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import type { NewEvent } from '../events/event-log.js';
@@ -21,7 +21,7 @@ import { makeRng } from '../simulation/rng.js';
 import type { SimulationService } from '../simulation/service.js';
 import type { VmCreate, VmPatch } from '../api.js';
 import { pickAddress } from './ip.js';
-import { getVmWithRelations, loadVmRelations, relationColumns, splitRelations } from './relations.js';
+import { getVmWithRelations, loadVmRelations, relationColumns, splitRelations, vmJsonSqlite } from './relations.js';
 import { serializeVm, type Vm, type VmRow } from './schema.js';
 
 export type { Accepted };
@@ -195,6 +195,16 @@ export class VmService {
       }),
       next_page_token: nextPageToken,
     };
+  }
+
+  /** The page as JSON text (what JSON.stringify(await list(…)) gives); on SQLite, SQLite writes each VM. */
+  async listJson(ctx: Ctx, q: ListQuery): Promise<string> {
+    const db = this.deps.db;
+    if (isPostgres(db)) return JSON.stringify(await this.list(ctx, q));
+    const { rows, nextPageToken } = await listRows<{ id: string; created_at: string; json: string }>(db, 'vms', ctx.projectId, q, this.deps.pageTokens, (query) =>
+      query.clearSelect().select('vms.id', 'vms.created_at', db.raw(`${vmJsonSqlite()} as json`)),
+    );
+    return pageJson(rows.map((r) => r.json), nextPageToken);
   }
 
   private async row(db: Q, ctx: Ctx, id: string, lock?: Lock): Promise<VmRow> {

@@ -4,7 +4,7 @@ import type { Ctx } from '../../core/common/context.js';
 import { AppError } from '../../core/errors.js';
 import type { Accepted } from '../../core/vms/service.js';
 import type { Services } from '../services.js';
-import { ctxOf, header, listQuery, param, sendAccepted, sendResource } from '../http.js';
+import { ctxOf, header, listQuery, param, sendAccepted, sendJson, sendResource } from '../http.js';
 
 /** The longest a request may ask to be held with `Prefer: wait`. */
 export const MAX_PREFER_WAIT_S = 600;
@@ -71,7 +71,7 @@ export function vmHandlers(s: Services) {
   const get = (ctx: Ctx, id: string) => s.vms.get(ctx, id);
   return {
     listVms: async (req: Request, res: Response) => {
-      res.json(await s.vms.list(ctxOf(res), listQuery(req)));
+      sendJson(res, await s.vms.listJson(ctxOf(res), listQuery(req)));
     },
     createVm: async (req: Request, res: Response) => answer(req, res, s, c, await s.vms.create(ctxOf(res), req.body), 'create', get),
     getVm: async (req: Request, res: Response) => sendResource(res, 200, await s.vms.get(ctxOf(res), param(req, 'id'))),

@@ -49,6 +49,10 @@ describe('unit: access rules (SPEC §10)', () => {
     expect(hashSecret(s)).to.match(/^[0-9a-f]{64}$/);
     expect(sameSecret('a', 'a')).to.equal(true);
     expect(sameSecret('a', 'ab')).to.equal(false);
+    // The expected secret's digest is kept between calls: a different expected secret replaces it.
+    expect(sameSecret('ab', 'ab')).to.equal(true);
+    expect(sameSecret('ab', 'a')).to.equal(false);
+    expect(sameSecret('a', 'a')).to.equal(true);
   });
 });
 
