@@ -8,13 +8,19 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- build: all dependencies (TypeScript, types), compile to dist/ -------------------------------
+# ---- build: all dependencies (TypeScript, esbuild, types), compile and bundle to dist/ -----------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# The build runs `mockcloud up --memory` once to record the SQLite schema and V8's code cache for
+# the server bundle (scripts/bundle.mjs), so it needs better-sqlite3 built for this platform.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # --ignore-scripts: package.json's `prepare` runs `npm run build`, which cannot work before the
-# sources are copied; and tsc needs no native module, so better-sqlite3 is not compiled here.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# sources are copied; the native module is built on its own.
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npm rebuild better-sqlite3
 COPY . .
 RUN npm run build
 
@@ -40,8 +46,9 @@ WORKDIR /app
 # directory (`mockcloud up`) is writable by the `node` user.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The server reads openapi.yaml at run time from the package root (the directory above dist/).
-COPY package.json openapi.yaml ./
+# The server reads openapi.yaml at run time from the package root (the directory above dist/); the
+# launcher runs the bundle only while package-lock.json is older than it (cli/bundle.ts).
+COPY package.json package-lock.json openapi.yaml ./
 RUN mkdir -p /app/.mockcloud && chown node:node /app/.mockcloud
 USER node
 EXPOSE 8000

@@ -6,7 +6,7 @@
 // CLI command still loads neither the server nor Ink. Kept outside the bundle: native modules,
 // packages that read their own files at run time (Swagger UI's assets), Ink/React (the TUI), and
 // what only a distributed deployment or another database loads. dist/cli/main.js runs the bundle
-// while it is newer than every dist/ file in bundle/inputs.json and node_modules/.package-lock.json.
+// while it is newer than every dist/ file in bundle/inputs.json and the package's package-lock.json.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -95,7 +95,10 @@ export async function bundle() {
     if (/[^\x00-\x7f]/.test(text)) fs.writeFileSync(path.join(out, f), text.replace(/[^\x00-\x7f]/g, '?'));
   }
   const inputs = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('dist/')).map((f) => f.slice('dist/'.length));
-  if (fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) inputs.push('../node_modules/.package-lock.json');
+  // A dependency changed after the bundle was made (npm install <pkg> --ignore-scripts) rewrites the
+  // lockfile. The root one, not node_modules/.package-lock.json: an image whose node_modules comes
+  // from a production-only install (Dockerfile) has the same root lockfile as the build.
+  if (fs.existsSync(path.join(root, 'package-lock.json'))) inputs.push('../package-lock.json');
   fs.writeFileSync(path.join(out, 'inputs.json'), JSON.stringify(inputs));
   try {
     await recordCodeCache();

@@ -339,6 +339,19 @@ describe('unit: deployment (docker-compose.yml and Dockerfile)', () => {
       expect(finalOps('RUN').join('\n'), 'no build in the final stage').to.not.match(/npm run build|\btsc\b/);
     });
 
+    it('builds the bundle where it can record its code cache, and ships what keeps it current', () => {
+      // scripts/bundle.mjs runs `mockcloud up` once, which needs better-sqlite3 compiled in the build stage.
+      const build = stages.find((s) => s.instructions.some((i) => i.op === 'RUN' && /npm run build/.test(i.args)))!;
+      const runs = build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+      const rebuild = runs.findIndex((a) => /npm rebuild better-sqlite3|npm ci(?![^&]*--ignore-scripts)/.test(a));
+      expect(rebuild, 'better-sqlite3 built in the build stage').to.be.at.least(0);
+      expect(rebuild).to.be.below(runs.findIndex((a) => /npm run build/.test(a)));
+      // cli/bundle.ts runs the bundle only while every input, package-lock.json included, is older than it.
+      expect(finalOps('COPY').join('\n')).to.match(/\bpackage-lock\.json\b/);
+      const inputs = JSON.parse(fs.readFileSync(path.join(root, 'dist/bundle/inputs.json'), 'utf8')) as string[];
+      expect(inputs).to.include('../package-lock.json');
+    });
+
     it('exposes the API port, binds 0.0.0.0, checks /health, and starts dist/cli/main.js server', () => {
       expect(finalOps('EXPOSE').join(' ')).to.match(/\b8000\b/);
       expect(finalOps('ENV').join(' ')).to.match(/MOCKCLOUD_HOST=0\.0\.0\.0/);
