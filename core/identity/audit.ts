@@ -31,7 +31,11 @@ export class AuditLog {
   record(row: Omit<AuditRow, 'id' | 'created_at'>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ row: { ...row, id: newId('aud'), created_at: new Date().toISOString() }, resolve, reject });
-      if (!this.writing) void this.write();
+      // Started on the next turn of the event loop, so the responses finished in this one share it.
+      if (!this.writing) {
+        this.writing = true;
+        setImmediate(() => void this.write());
+      }
     });
   }
 
@@ -39,7 +43,6 @@ export class AuditLog {
   private writing = false;
 
   private async write(): Promise<void> {
-    this.writing = true;
     try {
       while (this.waiting.length) {
         // 13 columns × 500 rows stays below SQLite's limit on bound parameters.
