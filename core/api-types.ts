@@ -556,10 +556,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Add a member or change its role (owner) */
+        /** Add a member or change its role (owner); the last owner cannot be demoted (409 invalid_state) */
         put: operations["putMember"];
         post?: never;
-        /** Remove a member (owner); its tokens stop working within a second */
+        /** Remove a member (owner); its tokens stop working within a second; the last owner cannot be removed (409 invalid_state) */
         delete: operations["deleteMember"];
         options?: never;
         head?: never;
@@ -3494,6 +3494,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -3525,6 +3526,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

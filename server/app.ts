@@ -35,6 +35,8 @@ export interface AppOptions {
   loopbackOnly?: boolean;
   /** Per-token request budgets (SPEC §10); none → unlimited. */
   rateLimiter?: RateLimiter;
+  /** Bytes an SSE stream may have waiting for its client before it goes on at the client's pace. */
+  streamBufferBytes?: number;
 }
 
 /** The safe-default options for a server listening on `host` (SPEC §10). */
@@ -59,7 +61,7 @@ export function specOperationIds(spec: unknown): string[] {
 /** Builds the app without listening, so tests run it in-process or on port 0. */
 export function createApp(opts: AppOptions): Express {
   const spec = readContract();
-  const handlers = buildHandlers(opts.services, { streams: opts.streams ?? new Set(), metrics: opts.metrics });
+  const handlers = buildHandlers(opts.services, { streams: opts.streams ?? new Set(), metrics: opts.metrics, maxBufferedBytes: opts.streamBufferBytes });
   // Strict mode, as openapi-backend does it: a spec operation without a handler stops start-up.
   const missing = specOperationIds(spec).filter((id) => !(id in handlers));
   if (missing.length) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);

@@ -3,14 +3,15 @@ import { nowIso } from '../db.js';
 import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import { randomBytes } from 'node:crypto';
-import { makeRng } from '../simulation/rng.js';
+import { makeRng, type Rng } from '../simulation/rng.js';
 import type { ForcedFailure } from '../simulation/plan.js';
 import type { ChaosEffect, ChaosMatch, ChaosRule, ChaosRuleCreate } from '../api.js';
 
 // Chaos rules (SPEC §11): faults, latency and operation failures injected by matching requests.
-// Rules live in the database (every replica applies the same ones), each process caches them for
-// a second and drops the cache when any replica announces a change. With no rules the hot path is
-// one cache check; a matching rule with `times` or `probability` costs one conditional UPDATE, which
+// Rules live in the database (every replica applies the same ones), each process caches them and
+// drops the cache when any replica announces a change; past a second the cache is still served
+// while one read refreshes it (that read only covers a lost announcement, so no request waits on the
+// database for it, and concurrent requests share it). With no rules the hot path is one cache check; a matching rule with `times` or `probability` costs one conditional UPDATE, which
 // is also what makes "the first N" exact across replicas.
 
 export const CHAOS_CHANNEL = 'mockcloud:chaos';
@@ -73,17 +74,24 @@ const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = { 400: 'validation_f
 
 export class ChaosService {
   private cache: { rules: ChaosRule[]; at: number } | undefined;
+  private loading: Promise<ChaosRule[]> | undefined;
+  /** Bumped by every change: a read that started before one must not be cached as current. */
+  private generation = 0;
 
   constructor(private readonly deps: { db: Db; bus: Bus; contract: Map<string, ContractOperation>; seed: () => Promise<number | null> }) {}
 
   async start(): Promise<void> {
-    await this.deps.bus.subscribe(CHAOS_CHANNEL, () => {
-      this.cache = undefined;
-    });
+    await this.deps.bus.subscribe(CHAOS_CHANNEL, () => this.invalidate());
+  }
+
+  private invalidate(): void {
+    this.generation++;
+    this.cache = undefined;
+    this.loading = undefined;
   }
 
   private async announce(): Promise<void> {
-    this.cache = undefined;
+    this.invalidate();
     await this.deps.bus.publish(CHAOS_CHANNEL, '1').catch(() => undefined);
   }
 
@@ -92,10 +100,25 @@ export class ChaosService {
   }
 
   private async rules(): Promise<ChaosRule[]> {
-    if (this.cache && Date.now() - this.cache.at < 1000) return this.cache.rules;
-    const rules = await this.list();
-    this.cache = { rules, at: Date.now() };
-    return rules;
+    const cached = this.cache;
+    if (!cached) return this.load();
+    if (Date.now() - cached.at >= 1000) this.load().catch(() => undefined);
+    return cached.rules;
+  }
+
+  private load(): Promise<ChaosRule[]> {
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    const p = this.list()
+      .then((rules) => {
+        if (generation === this.generation) this.cache = { rules, at: Date.now() };
+        return rules;
+      })
+      .finally(() => {
+        if (this.loading === p) this.loading = undefined;
+      });
+    this.loading = p;
+    return p;
   }
 
   async create(input: ChaosRuleInput): Promise<ChaosRule> {
@@ -163,25 +186,32 @@ export class ChaosService {
     return true;
   }
 
-  /** Whether a matching rule fires this time: counted in the database, so replicas agree. */
-  private async fires(rule: ChaosRule): Promise<boolean> {
+  /**
+   * Whether a matching rule fires this time (counted in the database, so replicas agree), and if it
+   * does, the rule's random draws for this match: the n-th match of a rule draws the same in every
+   * run with the same seed, keyed by what the rule says, not its random id, so a re-created rule
+   * reproduces too.
+   */
+  private async fires(rule: ChaosRule): Promise<Rng | undefined> {
     const db = this.deps.db;
+    const seeded = async (matched: number): Promise<Rng> => {
+      const rng = makeRng(rule.seed ?? (await this.deps.seed()));
+      const key = [JSON.stringify(rule.match), JSON.stringify(rule.effect), matched];
+      return (...what) => rng('chaos', ...key, ...what);
+    };
     if (rule.times !== null) {
-      const n = await db('chaos_rules').where({ id: rule.id }).andWhere('hits', '<', rule.times).update({ hits: db.raw('hits + 1'), matched: db.raw('matched + 1') });
-      if (n === 0) await db('chaos_rules').where({ id: rule.id }).update({ matched: db.raw('matched + 1') });
-      return n === 1;
+      const won = (await db('chaos_rules').where({ id: rule.id }).andWhere('hits', '<', rule.times).update({ hits: db.raw('hits + 1'), matched: db.raw('matched + 1') }).returning('matched')) as { matched: number }[];
+      if (won.length) return seeded(Number(won[0]!.matched));
+      await db('chaos_rules').where({ id: rule.id }).update({ matched: db.raw('matched + 1') });
+      return undefined;
     }
     const rows = (await db('chaos_rules').where({ id: rule.id }).update({ matched: db.raw('matched + 1') }).returning('matched')) as { matched: number }[];
-    if (!rows.length) return false; // deleted meanwhile
-    let fire = true;
-    if (rule.probability !== null) {
-      // The n-th match of a rule decides the same way in every run with the same seed.
-      const rng = makeRng(rule.seed ?? (await this.deps.seed()));
-      // Keyed by what the rule says, not its random id, so the same rule re-created reproduces.
-      fire = rng('chaos', JSON.stringify(rule.match), JSON.stringify(rule.effect), Number(rows[0]!.matched)) < rule.probability;
-    }
-    if (fire) await db('chaos_rules').where({ id: rule.id }).update({ hits: db.raw('hits + 1') });
-    return fire;
+    if (!rows.length) return undefined; // deleted meanwhile
+    const draw = await seeded(Number(rows[0]!.matched));
+    // The first draw decides the probability, as it always has: seeded runs from before keep their pattern.
+    if (rule.probability !== null && draw() >= rule.probability) return undefined;
+    await db('chaos_rules').where({ id: rule.id }).update({ hits: db.raw('hits + 1') });
+    return draw;
   }
 
   async decide(req: ChaosRequest): Promise<ChaosDecision | undefined> {
@@ -190,11 +220,12 @@ export class ChaosService {
     let decision: ChaosDecision | undefined;
     for (const rule of rules) {
       if (!this.matches(rule, req)) continue;
-      if (!(await this.fires(rule))) continue;
+      const draw = await this.fires(rule);
+      if (!draw) continue;
       decision ??= { delayMs: 0 };
       const e = rule.effect;
       if (e.latency_ms !== undefined) {
-        decision.delayMs += e.latency_ms + Math.floor(Math.random() * ((e.jitter_ms ?? 0) + 1));
+        decision.delayMs += e.latency_ms + Math.floor(draw('jitter') * ((e.jitter_ms ?? 0) + 1));
       } else if (e.status !== undefined && !decision.fault) {
         const code = (e.code ?? CODE_FOR_STATUS[e.status]) as ErrorCode;
         const retryAfter = e.status === 429 || e.status === 503 ? (e.retry_after_s ?? 1) : undefined;

@@ -1,10 +1,9 @@
 import type { Ctx } from '../common/context.js';
 import { parseCidr } from '../common/cidr.js';
-import { checkIfMatch } from '../common/etag.js';
-import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
+import { getRow, listRows, type ListQuery } from '../common/list.js';
 import type { Page, PageTokens } from '../common/pagination.js';
-import { refuseImmutableChanges } from '../common/immutable.js';
-import { deleteTags, patchTags, writeTags } from '../common/tags.js';
+import { deleteSync, updateSync, type SyncKind } from '../common/sync-resource.js';
+import { writeTags } from '../common/tags.js';
 import { isUniqueViolation, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Bus } from '../events/bus.js';
@@ -68,42 +67,26 @@ export class EnvironmentService {
   }
 
   async update(ctx: Ctx, id: string, patch: PatchEnvironment, ifMatch?: string): Promise<Environment> {
-    try {
-      return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const current = await this.get(ctx, id, trx, 'update');
-        checkIfMatch(ifMatch, current);
-        refuseImmutableChanges(patch, current, ['cidr'], 'create a new environment');
-        const tags = patchTags(current.tags, patch.tags);
-        const next: Environment = { ...current, name: patch.name ?? current.name, tags, updated_at: nowIso() };
-        await queries.updateEnvironment(trx, id, { name: next.name, tags: JSON.stringify(tags), updated_at: next.updated_at });
-        if (patch.tags !== undefined) await writeTags(trx, id, tags);
-        emit(event(ctx, 'environment.updated', next));
-        return next;
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '');
-      throw err;
-    }
+    return updateSync(this.deps, this.kind, ctx, id, patch, ifMatch);
   }
 
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<void> {
-    try {
-      await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        // Locked: a VM, volume or group created meanwhile waits for us, then finds no environment.
-        const current = await this.get(ctx, id, trx, 'update');
-        checkIfMatch(ifMatch, current);
-        const dependents = await queries.environmentDependents(trx, id);
-        if (dependents.length) throw blocked(id, dependents);
-        await queries.deleteEnvironment(trx, id);
-        await deleteTags(trx, id);
-        emit(event(ctx, 'environment.deleted', current));
-      });
-    } catch (err) {
-      // A resource created between our check and the delete trips the foreign key instead.
-      if (isForeignKeyViolation(err)) throw blocked(id, await queries.environmentDependents(this.deps.db, id));
-      throw err;
-    }
+    return deleteSync(this.deps, this.kind, ctx, id, ifMatch);
   }
+
+  private readonly kind: SyncKind<Environment, PatchEnvironment> = {
+    type: 'environment',
+    get: (ctx, id, db, lock) => this.get(ctx, id, db, lock),
+    immutable: { fields: ['cidr'], hint: 'create a new environment' },
+    apply: (current, patch, tags, at) => ({ ...current, name: patch.name ?? current.name, tags, updated_at: at }),
+    write: (trx, next) => queries.updateEnvironment(trx, next.id, { name: next.name, tags: JSON.stringify(next.tags), updated_at: next.updated_at }),
+    nameTaken,
+    // A VM, volume or group being created holds a share lock on the environment: the delete waits for it, then sees it here.
+    dependents: queries.environmentDependents,
+    blocked,
+    remove: queries.deleteEnvironment,
+    event,
+  };
 }
 
 const blocked = (id: string, dependents: { id: string; type: string }[]) =>

@@ -25,6 +25,14 @@ export interface FeedSink {
    * get the same array (and rows are shared objects), so a sink may cache encodings by identity.
    */
   events(rows: readonly EventRow[]): void;
+  /**
+   * Backpressure. `keepsUp`: false once the client has more waiting than it should (it stopped
+   * reading, or reads slower than events come); the stream then leaves the live set and goes on
+   * from the event log at the client's pace. `drained` resolves once the client has taken what
+   * was written (or is gone). Without them a stream is always live.
+   */
+  keepsUp?(): boolean;
+  drained?(): Promise<void>;
   reset(notice: ResetNotice): void;
   /** The feed is stopping (shutdown): end the stream. */
   end(): void;
@@ -66,6 +74,8 @@ interface Stream {
   live: boolean;
   catchingUp: boolean;
   closed: boolean;
+  /** Rows handed to the outbox and not yet written to the sink. */
+  queued: number;
 }
 
 const RETRY_FULL_S = 5;
@@ -138,7 +148,7 @@ export class EventFeed {
     if (this.streams.size >= this.maxStreams) {
       throw new AppError('unavailable', `this server already holds its maximum of ${this.maxStreams} event streams; retry later`, { retryAfter: RETRY_FULL_S });
     }
-    const s: Stream = { filter, sink, cursor: 0, started: false, live: false, catchingUp: false, closed: false };
+    const s: Stream = { filter, sink, cursor: 0, started: false, live: false, catchingUp: false, closed: false, queued: 0 };
     this.streams.add(s);
     return { start: () => this.start(s, afterSeq), close: () => this.close(s) };
   }
@@ -292,11 +302,22 @@ export class EventFeed {
       else byProject.set(r.project_id, [r]);
     }
     for (const s of this.live) {
+      if (!this.keepsUp(s)) {
+        // Its cursor stays where it is: the event log holds what it has not taken, not this
+        // process's memory, and catch-up sends it on as fast as the client reads.
+        s.live = false;
+        this.live.delete(s);
+        void this.catchUp(s);
+        continue;
+      }
       const candidates = byProject.get(s.filter.projectId);
       if (candidates) {
         const mine = candidates.filter((r) => r.seq > s.cursor && matches(s.filter, r));
         // The same array for every stream that takes them all, so the sink can encode it once.
-        if (mine.length) this.outbox.push({ s, rows: mine.length === candidates.length ? candidates : mine });
+        if (mine.length) {
+          this.outbox.push({ s, rows: mine.length === candidates.length ? candidates : mine });
+          s.queued += mine.length;
+        }
       }
       if (s.cursor < through) s.cursor = through;
     }
@@ -313,7 +334,10 @@ export class EventFeed {
    */
   private readonly flush = (): void => {
     const slice = this.outbox.splice(0, FLUSH_SLICE);
-    for (const { s, rows } of slice) if (!s.closed) this.send(s, rows);
+    for (const { s, rows } of slice) {
+      s.queued -= rows.length;
+      if (!s.closed) this.send(s, rows);
+    }
     if (this.outbox.length) setImmediate(this.flush);
     else this.flushing = false;
   };
@@ -323,6 +347,8 @@ export class EventFeed {
     s.catchingUp = true;
     try {
       for (;;) {
+        await this.caughtUpWithWrites(s);
+        if (s.closed) return;
         const bound = this.tail;
         if (s.cursor >= bound) {
           // Synchronous with the check: the tail cannot move in between.
@@ -349,6 +375,17 @@ export class EventFeed {
     } finally {
       s.catchingUp = false;
     }
+  }
+
+  /** A page at most waits for each client: one in the outbox, or one in the sink. */
+  private keepsUp(s: Stream): boolean {
+    return s.queued < this.page && (s.sink.keepsUp?.() ?? true);
+  }
+
+  /** Rows from the event log go out only after what the outbox holds for the stream (order), and after the client took them. */
+  private async caughtUpWithWrites(s: Stream): Promise<void> {
+    while (s.queued > 0 && !s.closed) await new Promise((r) => setImmediate(r));
+    if (!s.closed && s.sink.drained) await s.sink.drained();
   }
 
   private send(s: Stream, rows: readonly EventRow[]): void {

@@ -1,6 +1,7 @@
+import type { Knex } from 'knex';
 import type { Ctx } from '../common/context.js';
 import { paginate, type Page, type PageTokens } from '../common/pagination.js';
-import { isUniqueViolation, nowIso, type Db } from '../db.js';
+import { isUniqueViolation, locked, nowIso, type Db } from '../db.js';
 import { AppError, notFound } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import { newId } from '../ids.js';
@@ -204,6 +205,7 @@ export class IdentityService {
       if (!user) throw notFound('user', userId);
       const at = nowIso();
       const existing = await queries.membership(trx, projectId, userId);
+      if (existing?.role === 'owner' && role !== 'owner') await keepAnOwner(trx, projectId, userId, 'demote');
       if (existing) await trx('memberships').where({ project_id: projectId, user_id: userId }).update({ role, updated_at: at });
       else await trx('memberships').insert({ project_id: projectId, user_id: userId, role, created_at: at, updated_at: at });
       const member = serializeMember({ project_id: projectId, user_id: userId, role, created_at: existing?.created_at ?? at, updated_at: at, user_name: user.name });
@@ -213,8 +215,12 @@ export class IdentityService {
 
   async deleteMember(ctx: Ctx, projectId: string, userId: string): Promise<void> {
     this.visibleProject(ctx, projectId);
-    const n = await this.deps.db('memberships').where({ project_id: projectId, user_id: userId }).delete();
-    if (!n) throw notFound('member', userId);
+    await this.deps.db.transaction(async (trx) => {
+      const existing = await queries.membership(trx, projectId, userId);
+      if (!existing) throw notFound('member', userId);
+      if (existing.role === 'owner') await keepAnOwner(trx, projectId, userId, 'remove');
+      await trx('memberships').where({ project_id: projectId, user_id: userId }).delete();
+    });
   }
 
   // ---- tokens
@@ -294,5 +300,17 @@ export class IdentityService {
     this.forget(id);
     await this.deps.bus.publish(REVOKED_CHANNEL, id);
     return serializeToken(row);
+  }
+}
+
+/**
+ * A project that has an owner keeps one, as real clouds insist: otherwise nobody but the admin could
+ * manage its members again. The owner rows are locked (PostgreSQL) so two owners demoting each other
+ * at once cannot both see the other as the one who stays: the second waits, re-reads, and is refused.
+ */
+async function keepAnOwner(trx: Knex.Transaction, projectId: string, userId: string, action: 'demote' | 'remove'): Promise<void> {
+  const owners = (await locked(trx, trx('memberships').where({ project_id: projectId, role: 'owner' }).select('user_id'), 'update')) as { user_id: string }[];
+  if (owners.length === 1 && owners[0]!.user_id === userId) {
+    throw new AppError('invalid_state', `user ${userId} is the last owner of project ${projectId}; make another member owner before you ${action} this one`);
   }
 }

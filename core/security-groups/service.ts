@@ -1,9 +1,8 @@
 import type { Ctx } from '../common/context.js';
-import { checkIfMatch } from '../common/etag.js';
 import { getRow, isForeignKeyViolation, listRows, type ListQuery } from '../common/list.js';
 import type { Page, PageTokens } from '../common/pagination.js';
-import { refuseImmutableChanges } from '../common/immutable.js';
-import { deleteTags, patchTags, writeTags } from '../common/tags.js';
+import { deleteSync, updateSync, type SyncKind } from '../common/sync-resource.js';
+import { writeTags } from '../common/tags.js';
 import { isUniqueViolation, locked, nowIso, type Db, type Lock, type Q } from '../db.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Bus } from '../events/bus.js';
@@ -73,55 +72,34 @@ export class SecurityGroupService {
       const errors = ruleErrors(patch.rules);
       if (errors.length) throw validationFailed(errors);
     }
-    try {
-      return await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        const current = await this.get(ctx, id, trx, 'update');
-        checkIfMatch(ifMatch, current);
-        refuseImmutableChanges(patch, current, ['environment_id'], 'create the group in the other environment');
-        const tags = patchTags(current.tags, patch.tags);
-        const next: SecurityGroup = {
-          ...current,
-          name: patch.name ?? current.name,
-          description: patch.description ?? current.description,
-          rules: patch.rules ?? current.rules,
-          tags,
-          updated_at: nowIso(),
-        };
-        await queries.updateSecurityGroup(trx, id, {
-          name: next.name,
-          description: next.description,
-          rules: JSON.stringify(next.rules),
-          tags: JSON.stringify(tags),
-          updated_at: next.updated_at,
-        });
-        if (patch.tags !== undefined) await writeTags(trx, id, tags);
-        emit(event(ctx, 'security_group.updated', next));
-        return next;
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '');
-      throw err;
-    }
+    return updateSync(this.deps, this.kind, ctx, id, patch, ifMatch);
   }
 
   async delete(ctx: Ctx, id: string, ifMatch?: string): Promise<void> {
-    try {
-      await inTransaction(this.deps.db, this.deps.bus, async (trx, emit) => {
-        // Locked: a VM being created with this group holds a share lock on it, so we wait for it
-        // and then see it among the users; a VM created after us finds the group gone.
-        const current = await this.get(ctx, id, trx, 'update');
-        checkIfMatch(ifMatch, current);
-        const users = await queries.vmsUsingGroup(trx, id);
-        if (users.length) throw inUse(id, users);
-        await queries.deleteSecurityGroup(trx, id);
-        await deleteTags(trx, id);
-        emit(event(ctx, 'security_group.deleted', current));
-      });
-    } catch (err) {
-      if (isForeignKeyViolation(err)) throw inUse(id, await queries.vmsUsingGroup(this.deps.db, id));
-      throw err;
-    }
+    return deleteSync(this.deps, this.kind, ctx, id, ifMatch);
   }
+
+  private readonly kind: SyncKind<SecurityGroup, PatchSecurityGroup> = {
+    type: 'security_group',
+    get: (ctx, id, db, lock) => this.get(ctx, id, db, lock),
+    immutable: { fields: ['environment_id'], hint: 'create the group in the other environment' },
+    apply: (current, patch, tags, at) => ({
+      ...current,
+      name: patch.name ?? current.name,
+      description: patch.description ?? current.description,
+      rules: patch.rules ?? current.rules,
+      tags,
+      updated_at: at,
+    }),
+    write: (trx, next) =>
+      queries.updateSecurityGroup(trx, next.id, { name: next.name, description: next.description, rules: JSON.stringify(next.rules), tags: JSON.stringify(next.tags), updated_at: next.updated_at }),
+    nameTaken,
+    // A VM being created with this group holds a share lock on it: the delete waits for it, then sees it here.
+    dependents: queries.vmsUsingGroup,
+    blocked: inUse,
+    remove: queries.deleteSecurityGroup,
+    event,
+  };
 }
 
 export async function requireEnvironment(db: Q, ctx: Ctx, environmentId: string): Promise<void> {

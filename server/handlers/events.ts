@@ -13,7 +13,15 @@ export interface StreamHooks {
   /** Open streams, so graceful shutdown can end them with a retry hint. */
   streams: Set<Response>;
   metrics?: Metrics;
+  /**
+   * Bytes a stream may have waiting for its client before it stops taking live events and goes on
+   * from the event log at the client's pace (default 1 MiB): a client that stops reading holds
+   * about this much of the process's memory, not every event since.
+   */
+  maxBufferedBytes?: number;
 }
+
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /** The SSE `reset` event: the stream cannot resume gap-free from the id it was given. */
 function resetFrame(n: ResetNotice): string {
@@ -52,6 +60,7 @@ export function streamEvents(s: Services, hooks: StreamHooks) {
     return b;
   };
 
+  const maxBuffered = hooks.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
   return async (req: Request, res: Response): Promise<void> => {
     const q = req.query as Record<string, unknown>;
     const last = header(req, 'last-event-id') ?? (typeof q.last_event_id === 'string' ? q.last_event_id : undefined);
@@ -91,6 +100,19 @@ export function streamEvents(s: Services, hooks: StreamHooks) {
           res.write(batchOf(rows));
           hooks.metrics?.eventsFanout.inc(rows.length);
         },
+        keepsUp: () => res.writableLength < maxBuffered,
+        drained: () =>
+          res.writableLength < maxBuffered || !writable()
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                const done = () => {
+                  res.off('drain', done);
+                  res.off('close', done);
+                  resolve();
+                };
+                res.on('drain', done);
+                res.on('close', done);
+              }),
         reset: (notice) => {
           if (writable()) res.write(resetFrame(notice));
         },

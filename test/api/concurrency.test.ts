@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { client, uniq, type Client } from '../support/http.js';
-import { startTestApi, STACK, type TestApi } from '../support/stack.js';
+import { uniq, type Client } from '../support/http.js';
+import { startApiWithEnvironment, STACK, type TestApi } from '../support/stack.js';
 import { settle, waitFor } from '../support/wait.js';
 
 // These run on both stacks; on the distributed one the knex pool holds several PostgreSQL
@@ -10,9 +10,7 @@ describe(`api: concurrent writers (${STACK})`, () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01, failureRate: 0 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0 }));
   });
   after(() => api.close());
 
@@ -39,6 +37,27 @@ describe(`api: concurrent writers (${STACK})`, () => {
       expect(now.headers.get('etag')).to.equal(winner.headers.get('etag'));
     });
   }
+
+  it('project: two owners demoting each other at once — one wins, the project keeps an owner', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = (await http.post('/api/v1/users', { name: uniq('usr') })).body.id;
+      const b = (await http.post('/api/v1/users', { name: uniq('usr') })).body.id;
+      const project = (await http.post('/api/v1/projects', { name: uniq('prj'), owner_id: a })).body.id;
+      expect((await http.call('PUT', `/api/v1/projects/${project}/members/${b}`, { body: { role: 'owner' } })).status).to.equal(201);
+      const replies = await Promise.all([
+        http.call('PUT', `/api/v1/projects/${project}/members/${a}`, { body: { role: 'viewer' } }),
+        round % 2 ? http.del(`/api/v1/projects/${project}/members/${b}`) : http.call('PUT', `/api/v1/projects/${project}/members/${b}`, { body: { role: 'editor' } }),
+      ]);
+      const codes = replies.map((r) => r.status).sort();
+      expect(codes[1], replies.map((r) => r.text).join(' | ')).to.equal(409);
+      expect([200, 204]).to.include(codes[0]);
+      const loser = replies.find((r) => r.status === 409)!;
+      expect(loser.body.code).to.equal('invalid_state');
+      const owners = (await http.get(`/api/v1/projects/${project}/members`)).body.items.filter((m: { role: string }) => m.role === 'owner');
+      expect(owners).to.have.length(1);
+      await http.del(`/api/v1/projects/${project}`);
+    }
+  });
 
   it('VM: a resize racing a start never resizes a VM that is not stopped', async () => {
     for (let round = 0; round < 5; round++) {

@@ -1,19 +1,17 @@
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { createApp, warmContract } from '../../server/app.js';
 import { createServices } from '../../server/services.js';
 import type { Contract } from '../../server/validator.js';
 import { client } from '../support/http.js';
-import { openTestStack, type TestStack } from '../support/stack.js';
+import { listenLocal, openTestStack, type Listening, type TestStack } from '../support/stack.js';
 
 // The contract compiles lazily (start-up warms it right after listen): probes answer without it,
 // API requests wait for it, and once compiled every request goes through it.
 
 describe('api: compiling the contract', () => {
   let stack: TestStack;
-  let server: Server;
+  let listening: Listening;
   let base: string;
   let contract: Contract;
   let app: ReturnType<typeof createApp>;
@@ -28,14 +26,11 @@ describe('api: compiling the contract', () => {
     });
     app = createApp({ services, logger: pino({ level: 'silent' }), validateResponses: true });
     contract = app.locals.contract as Contract;
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    listening = await listenLocal(app);
+    base = listening.baseUrl;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await listening.close();
     await stack.close();
   });
 

@@ -61,6 +61,11 @@ describe('contract: every operation of openapi.yaml', function () {
     await ok(http.post('/api/v1/projects', { name: uniq('prj'), owner_id: 'usr-nope' }), 404);
     await ok(http.get('/api/v1/projects'), 200);
     await ok(http.get(`/api/v1/projects/${project.id}/members`), 200);
+    // The only owner can be neither demoted nor removed; with a second owner both work.
+    await ok(http.call('PUT', `/api/v1/projects/${project.id}/members/${user.id}`, { body: { role: 'editor' } }), 409);
+    await ok(http.del(`/api/v1/projects/${project.id}/members/${user.id}`), 409);
+    const second = await ok(http.post('/api/v1/users', { name: uniq('user') }), 201);
+    await ok(http.call('PUT', `/api/v1/projects/${project.id}/members/${second.id}`, { body: { role: 'owner' } }), 201);
     await ok(http.call('PUT', `/api/v1/projects/${project.id}/members/${user.id}`, { body: { role: 'editor' } }), 200);
     await ok(http.call('PUT', `/api/v1/projects/${project.id}/members/${user.id}`, { body: { role: 'king' } }), 400);
     const token = await ok(http.post('/api/v1/tokens', { name: 'ci', project_id: project.id, user_id: user.id, scopes: ['vms:read'], expires_in_s: 3600 }), 201);

@@ -358,6 +358,44 @@ describe('emulator control: chaos rules', function () {
     expect(a).to.include(500).and.to.include(200);
   });
 
+  it('draws latency jitter from the seed: a re-created rule delays the same in every run', async () => {
+    const req = { operationId: 'listImages', method: 'GET', resourceType: null, projectId: 'default', environmentId: null };
+    const delays = async () => {
+      const rule = (await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'listImages' }, effect: { latency_ms: 1, jitter_ms: 1000 }, seed: 7 })).body;
+      const seen: number[] = [];
+      for (let i = 0; i < 8; i++) seen.push((await api.services.chaos.decide(req))!.delayMs);
+      await http.del(`/api/v1/admin/chaos/rules/${rule.id}`);
+      return seen;
+    };
+    const a = await delays();
+    expect(await delays()).to.deep.equal(a);
+    expect(new Set(a).size, String(a)).to.be.above(4);
+    for (const d of a) expect(d).to.be.within(1, 1001);
+  });
+
+  it('never holds a request on the database to refresh the rules: the stale list is served while one shared read runs', async () => {
+    await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'getSimulation' }, effect: { status: 503 } });
+    expect((await http.get('/api/v1/sizes')).status).to.equal(200); // the rules are cached now
+    const chaos = api.services.chaos as unknown as { list(): Promise<unknown>; invalidate(): void };
+    const list = chaos.list;
+    let reads = 0;
+    chaos.list = () => {
+      reads++;
+      return new Promise(() => undefined); // a database that does not answer
+    };
+    try {
+      await sleep(1100); // past the cache's second
+      const replies = await Promise.all([1, 2, 3, 4, 5].map(() => http.get('/api/v1/sizes')));
+      expect(replies.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200]);
+      expect((await http.get('/api/v1/simulation')).status, 'the cached rule still applies').to.equal(503);
+      expect(reads).to.equal(1);
+    } finally {
+      chaos.list = list;
+      chaos.invalidate();
+      await http.del('/api/v1/admin/chaos/rules');
+    }
+  });
+
   it('adds latency to matching requests', async () => {
     await http.post('/api/v1/admin/chaos/rules', { match: { operation_id: 'listSizes' }, effect: { latency_ms: 300, jitter_ms: 50 } });
     const started = performance.now();

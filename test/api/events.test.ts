@@ -5,7 +5,7 @@ import { announceEvents, appendEvents } from '../../core/events/event-log.js';
 import { pruneEvents } from '../../core/events/queries.js';
 import { client, uniq, type Client } from '../support/http.js';
 import { openSse } from '../support/sse.js';
-import { startTestApi, type TestApi } from '../support/stack.js';
+import { startApiWithEnvironment, startTestApi, type TestApi } from '../support/stack.js';
 import { settle, sleep, waitFor } from '../support/wait.js';
 
 /** Asks for a stream on a raw socket; the caller decides when the client leaves. */
@@ -46,9 +46,7 @@ describe('api: live events (SSE)', () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01, failureRate: 0 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0 }));
   });
   after(() => api.close());
 
@@ -273,6 +271,48 @@ describe('api: live events — the per-process stream cap', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('api: live events — a client that stops reading', () => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi({ app: { streamBufferBytes: 64 * 1024 } });
+  });
+  after(() => api.close());
+
+  it('leaves the live set instead of buffering every event, and later gets them all, in order, from the log', async function () {
+    this.timeout(60_000);
+    const reader = openSse(`${api.baseUrl}/api/v1/events?kind=bulk`);
+    const stalled = await rawStream(api.baseUrl, '/api/v1/events?kind=bulk');
+    try {
+      await waitFor('both streams live', async () => api.services.events.stats().live === 2);
+      // ~6 MB of events, far beyond what the kernel buffers for a client that does not read.
+      const pad = 'x'.repeat(2048);
+      const total = 3000;
+      for (let i = 0; i < total; i += 500) {
+        await api.db.transaction((trx) =>
+          appendEvents(trx, Array.from({ length: 500 }, (_, j) => ({ projectId: 'default', type: 'bulk.test', resourceType: 'bulk', resourceId: `b-${i + j}`, kind: 'bulk', data: { n: i + j, pad } }))),
+        );
+        announceEvents(api.bus);
+      }
+      await waitFor('the reading client to get every event', async () => reader.events.length >= total, 30_000);
+      // The stalled client is still connected, but no longer live: what it has not taken stays in the log.
+      expect(api.services.events.stats()).to.include({ open: 2, live: 1 });
+      expect(reader.events.map((e) => (e.data as { data: { n: number } }).data.n)).to.deep.equal(Array.from({ length: total }, (_, i) => i));
+
+      // Once it reads again it gets everything, gap-free and once each, and rejoins the live set.
+      let text = '';
+      stalled.setEncoding('utf8');
+      stalled.on('data', (chunk: string) => (text += chunk));
+      await waitFor('the stalled client to catch up', async () => (text.match(/^event: bulk\.test$/gm) ?? []).length >= total, 30_000);
+      const ns = [...text.matchAll(/"n":(\d+)/g)].map((m) => Number(m[1]));
+      expect(ns).to.deep.equal(Array.from({ length: total }, (_, i) => i));
+      await waitFor('it to be live again', async () => api.services.events.stats().live === 2);
+    } finally {
+      stalled.destroy();
+      await reader.close();
     }
   });
 });

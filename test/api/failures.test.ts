@@ -1,17 +1,15 @@
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createApp } from '../../server/app.js';
 import { createServices } from '../../server/services.js';
 import { client } from '../support/http.js';
 import { spawnCli } from '../support/process.js';
-import { openTestStack, type TestStack } from '../support/stack.js';
+import { listenLocal, openTestStack, type Listening, type TestStack } from '../support/stack.js';
 
 describe('api: failures of our own', () => {
   let stack: TestStack;
-  let server: Server;
+  let listening: Listening;
   let logs: string;
   let base: string;
 
@@ -36,14 +34,11 @@ describe('api: failures of our own', () => {
       throw new Error('connection string postgres://admin:hunter2@db secret');
     };
     const app = createApp({ services, logger: pino({ level: 'error' }, sink), validateResponses: true });
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    listening = await listenLocal(app);
+    base = listening.baseUrl;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await listening.close();
     await stack.close();
   });
 

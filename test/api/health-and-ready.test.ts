@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { createApp } from '../../server/app.js';
 import { toAppError } from '../../server/problem.js';
 import { createServices } from '../../server/services.js';
@@ -8,7 +7,7 @@ import { serveWorkerProbe } from '../../worker/main.js';
 import { createMetrics } from '../../core/metrics.js';
 import type { QueueStatus } from '../../core/queue/queue.js';
 import { client } from '../support/http.js';
-import { openTestStack, startTestApi, testLogger, type TestApi, type TestStack } from '../support/stack.js';
+import { listenLocal, openTestStack, startTestApi, testLogger, type Listening, type TestApi, type TestStack } from '../support/stack.js';
 
 describe('api: /health and /ready', function () {
   let api: TestApi;
@@ -30,7 +29,7 @@ describe('api: /health and /ready', function () {
 
 describe('api: what /ready says when something is wrong', function () {
   let stack: TestStack;
-  let server: Server;
+  let listening: Listening;
   let base: string;
   before(async () => {
     stack = await openTestStack();
@@ -42,14 +41,11 @@ describe('api: what /ready says when something is wrong', function () {
       probes: { consumer: async () => 'no consumer on the work queue q1: no worker is taking operations' },
     });
     const app = createApp({ services, logger: testLogger(), validateResponses: true });
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    listening = await listenLocal(app);
+    base = listening.baseUrl;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await listening.close();
     await stack.close();
   });
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApp } from '../../server/app.js';
 import { client, uniq, type Client } from '../support/http.js';
-import { startTestApi, testLogger, type TestApi } from '../support/stack.js';
+import { startApiWithEnvironment, testLogger, type TestApi } from '../support/stack.js';
 import { settle } from '../support/wait.js';
 
 describe('api: Idempotency-Key', () => {
@@ -11,9 +11,7 @@ describe('api: Idempotency-Key', () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01 }));
   });
   after(() => api.close());
 

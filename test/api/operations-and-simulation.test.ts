@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { client, uniq, type Client } from '../support/http.js';
-import { startTestApi, type TestApi } from '../support/stack.js';
+import { uniq, type Client } from '../support/http.js';
+import { startApiWithEnvironment, type TestApi } from '../support/stack.js';
 import { settle } from '../support/wait.js';
 
 describe('api: operations, catalogues and simulation', () => {
@@ -8,9 +8,7 @@ describe('api: operations, catalogues and simulation', () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01, failureRate: 0.1 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0.1 }));
   });
   after(() => api.close());
 

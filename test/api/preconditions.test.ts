@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { client, uniq, type Client } from '../support/http.js';
-import { startTestApi, type TestApi } from '../support/stack.js';
+import { uniq, type Client } from '../support/http.js';
+import { startApiWithEnvironment, type TestApi } from '../support/stack.js';
 import { settle } from '../support/wait.js';
 
 describe('api: ETag and If-Match on every resource', () => {
@@ -8,9 +8,7 @@ describe('api: ETag and If-Match on every resource', () => {
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi({ timeScale: 0.01, failureRate: 0 });
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0 }));
   });
   after(() => api.close());
 

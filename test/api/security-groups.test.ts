@@ -1,15 +1,13 @@
 import { expect } from 'chai';
-import { client, uniq, type Client } from '../support/http.js';
-import { startTestApi, type TestApi } from '../support/stack.js';
+import { uniq, type Client } from '../support/http.js';
+import { startApiWithEnvironment, type TestApi } from '../support/stack.js';
 
 describe('api: security groups', () => {
   let api: TestApi;
   let http: Client;
   let envId: string;
   before(async () => {
-    api = await startTestApi();
-    http = client(api.baseUrl);
-    envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id;
+    ({ api, http, envId } = await startApiWithEnvironment());
   });
   after(() => api.close());
 

@@ -8,6 +8,7 @@ import { RedisBus } from '../../core/events/redis-bus.js';
 import { InProcessQueue, type WorkQueue } from '../../core/queue/queue.js';
 import { RabbitQueue } from '../../core/queue/rabbit-queue.js';
 import { createApp, warmContract, type AppOptions } from '../../server/app.js';
+import { client, uniq, type Client } from './http.js';
 import { answerClientErrors } from '../../server/guards.js';
 import { createServices, type Services } from '../../server/services.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
@@ -71,8 +72,8 @@ export interface TestApiOptions {
   /** Run a worker in the same process (default true). */
   worker?: boolean;
   observe?: AppOptions['observe'];
-  /** CORS origins and the loopback Host check, as a composition root would pass them. */
-  app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly'>;
+  /** CORS origins, the loopback Host check and the SSE buffer bound, as a composition root would pass them. */
+  app?: Pick<AppOptions, 'corsOrigins' | 'loopbackOnly' | 'streamBufferBytes'>;
   /** MOCKCLOUD_MAX_STREAMS for this API. */
   maxStreams?: number;
   /** SPEC §10 auth mode (default off) and the admin token. */
@@ -114,23 +115,49 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const app = createApp({ services, logger, validateResponses: true, observe: opts.observe, rateLimiter: opts.rateLimiter, metrics: opts.metrics, ...opts.app });
   // Compiled before the first request, so /health and /ready go through the validator too.
   await warmContract(app);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  answerClientErrors(server);
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(app);
+  answerClientErrors(listening.server);
   return {
     ...stack,
     services,
     worker,
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: listening.baseUrl,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await listening.close();
       await worker?.stop();
       await services.identity.stop();
       await services.clock.clock.close();
       if (!shared) await stack.close();
     },
   };
+}
+
+export interface Listening {
+  server: Server;
+  baseUrl: string;
+  /** Drops kept-alive and streaming connections too, so the close never waits on a client. */
+  close(): Promise<void>;
+}
+
+/** An app on a free loopback port. */
+export async function listenLocal(app: { listen(port: number, host: string, cb: () => void): Server }): Promise<Listening> {
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    server,
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** The API and an environment to put things in: the set-up most API suites start from. */
+export async function startApiWithEnvironment(opts: TestApiOptions = {}): Promise<{ api: TestApi; http: Client; envId: string }> {
+  const api = await startTestApi(opts);
+  const http = client(api.baseUrl);
+  const envId = (await http.post('/api/v1/environments', { name: uniq('env') })).body.id as string;
+  return { api, http, envId };
 }
