@@ -30,6 +30,12 @@ export interface EngineOptions {
   clock: Clock;
   /** Called with each finished operation (metrics). */
   onFinished?: (op: OperationRow, status: 'succeeded' | 'failed') => void;
+  /**
+   * How long the first message of a quiet spell waits for others to share its claim statement.
+   * Messages from RabbitMQ arrive one by one; claimed as they came, a provisioning run made one
+   * UPDATE (a round trip and a commit) per operation.
+   */
+  claimWindowMs?: number;
 }
 
 interface Active {
@@ -61,6 +67,7 @@ export class Engine {
   private stopped = false;
   private readonly claims: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private claiming = false;
+  private claimTimer: NodeJS.Timeout | undefined;
   private unwatchClock: (() => void) | undefined;
 
   constructor(private readonly o: EngineOptions) {}
@@ -96,7 +103,13 @@ export class Engine {
       // same id can be a new row with no lease, and the conditional claim is what decides.
       if (this.stopped) return resolve();
       this.claims.push({ id: operationId, resolve, reject });
-      void this.claimLoop();
+      if (!this.o.claimWindowMs) return void this.claimLoop();
+      // A claim under way takes whatever arrived meanwhile when it is done; otherwise wait a moment.
+      if (this.claiming || this.claimTimer) return;
+      this.claimTimer = setTimeout(() => {
+        this.claimTimer = undefined;
+        void this.claimLoop();
+      }, this.o.claimWindowMs);
     });
 
   private async claimLoop(): Promise<void> {
@@ -329,6 +342,9 @@ export class Engine {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.claimTimer) clearTimeout(this.claimTimer);
+    this.claimTimer = undefined;
+    for (const b of this.claims.splice(0)) b.resolve(); // not claimed: the broker or the reconciler hands them out again
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.unwatchClock?.();
     while (this.flushing) await new Promise((r) => setTimeout(r, 10));

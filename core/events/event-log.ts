@@ -34,23 +34,24 @@ export interface EventRow {
 // lock is held only until commit); SQLite has one writer anyway.
 const EVENT_LOCK_KEY = 0x6d6f636b; // "mock"
 
+const COLUMNS = ['project_id', 'type', 'resource_type', 'resource_id', 'environment_id', 'operation_id', 'kind', 'data', 'created_at'];
+const INSERT = `insert into events (${COLUMNS.map((c) => `"${c}"`).join(', ')})`;
+const ROW = `(${COLUMNS.map(() => '?').join(', ')})`;
+
 export async function appendEvents(trx: Q, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  if (isPostgres(trx)) await trx.raw('select pg_advisory_xact_lock(?)', [EVENT_LOCK_KEY]);
+  const pg = isPostgres(trx);
   const at = nowIso();
-  const rows = events.map((e) => ({
-    project_id: e.projectId,
-    type: e.type,
-    resource_type: e.resourceType,
-    resource_id: e.resourceId,
-    environment_id: e.environmentId ?? null,
-    operation_id: e.operationId ?? null,
-    kind: e.kind ?? null,
-    data: JSON.stringify(e.data),
-    created_at: at,
-  }));
   // Chunked: SQLite caps bound parameters per statement.
-  for (let i = 0; i < rows.length; i += 200) await trx('events').insert(rows.slice(i, i + 200));
+  for (let i = 0; i < events.length; i += 200) {
+    const chunk = events.slice(i, i + 200);
+    const values = chunk.flatMap((e) => [e.projectId, e.type, e.resourceType, e.resourceId, e.environmentId ?? null, e.operationId ?? null, e.kind ?? null, JSON.stringify(e.data), at]);
+    const rows = chunk.map(() => ROW).join(', ');
+    // On PostgreSQL the lock rides in the insert itself (one round trip, not two): the filter is
+    // evaluated before each row's projection, so the lock is held before the first seq is drawn.
+    if (pg) await trx.raw(`${INSERT} select * from (values ${rows}) as v where pg_advisory_xact_lock(?) is not null`, [...values, EVENT_LOCK_KEY]);
+    else await trx.raw(`${INSERT} values ${rows}`, values);
+  }
 }
 
 /** Tells live listeners that new events are committed. Best effort: readers re-query the table. */

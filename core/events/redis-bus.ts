@@ -65,8 +65,41 @@ export class RedisBus implements Bus {
     await this.sub.subscribe(...channels).catch((err) => this.o.onError?.(err, 'Redis resubscribe failed; will retry on the next reconnect'));
   }
 
+  /**
+   * Every message on the bus is a wake-up ("look again"), so a message identical to one still on
+   * the wire is folded into a single follow-up sent once that one is answered: whoever published
+   * meanwhile still gets a copy sent after their call, and a server accepting hundreds of creates a
+   * second sends a few publishes per round trip instead of one per create.
+   */
   async publish(channel: string, message: string): Promise<void> {
-    await this.pub.publish(channel, message);
+    const key = `${channel}\0${message}`;
+    const riders = this.onWire.get(key);
+    if (riders) return new Promise<void>((resolve, reject) => riders.push({ resolve, reject }));
+    this.onWire.set(key, []);
+    try {
+      await this.pub.publish(channel, message);
+    } finally {
+      void this.followUp(key, channel, message);
+    }
+  }
+
+  private readonly onWire = new Map<string, { resolve: () => void; reject: (err: unknown) => void }[]>();
+
+  private async followUp(key: string, channel: string, message: string): Promise<void> {
+    for (;;) {
+      const riders = this.onWire.get(key)!;
+      if (!riders.length) {
+        this.onWire.delete(key);
+        return;
+      }
+      this.onWire.set(key, []);
+      try {
+        await this.pub.publish(channel, message);
+        for (const r of riders) r.resolve();
+      } catch (err) {
+        for (const r of riders) r.reject(err);
+      }
+    }
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {

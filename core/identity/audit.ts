@@ -23,8 +23,49 @@ export class AuditLog {
     private readonly pageTokens?: PageTokens,
   ) {}
 
-  async record(row: Omit<AuditRow, 'id' | 'created_at'>): Promise<void> {
-    await this.db('audit_events').insert({ ...row, id: newId('aud'), created_at: new Date().toISOString() });
+  /**
+   * Resolves once the record is committed. Records that arrive while an insert is on its way are
+   * written together in the next one (group commit): every mutating request leaves one, and an
+   * insert (on PostgreSQL a round trip and a commit) per request was a tenth of a create's cost.
+   */
+  record(row: Omit<AuditRow, 'id' | 'created_at'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ row: { ...row, id: newId('aud'), created_at: new Date().toISOString() }, resolve, reject });
+      // Started on the next turn of the event loop, so the responses finished in this one share it.
+      if (!this.writing) {
+        this.writing = true;
+        setImmediate(() => void this.write());
+      }
+    });
+  }
+
+  private readonly waiting: { row: AuditRow; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private writing = false;
+
+  private async write(): Promise<void> {
+    try {
+      while (this.waiting.length) {
+        // 13 columns × 500 rows stays below SQLite's limit on bound parameters.
+        const batch = this.waiting.splice(0, 500);
+        try {
+          await this.db('audit_events').insert(batch.map((b) => b.row));
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          // One bad record (say, a field too long for PostgreSQL) must not cost the others theirs.
+          for (const b of batch) {
+            await this.db('audit_events')
+              .insert(b.row)
+              .then(() => b.resolve(), b.reject);
+          }
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 
   async list(projectId: string, q: AuditQuery): Promise<Page<AuditEvent>> {

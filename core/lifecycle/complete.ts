@@ -119,10 +119,12 @@ export async function completeOperations(trx: Q, owner: string, batch: Completio
     const fields: Record<string, unknown> = { status, updated_at: at, ...kind.landingFields(status) };
     const resourceIds = items.map((c) => c.op.resource_id);
     const opIds = items.map((c) => c.op.id);
-    await trx(kind.table).whereIn('id', resourceIds).whereIn('operation_id', opIds).update(fields);
-    const rows = (await trx(kind.table).whereIn('id', resourceIds).whereIn('operation_id', opIds)) as KindRow[];
+    const rows = (await trx(kind.table).whereIn('id', resourceIds).whereIn('operation_id', opIds).update(fields).returning('*')) as KindRow[];
+    // RETURNING gives rows in no promised order; events keep the batch's (completion) order.
+    const order = new Map(resourceIds.map((id, i) => [id, i]));
+    rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     const byOp = new Map(items.map((c) => [c.op.id, c.op]));
-    for (const e of await kind.events(trx, rows, `${resource}.status`, (r) => byOp.get(r.operation_id!))) emit(e);
+    for (const e of await kind.events(trx, rows, `${resource}.status`, (r) => byOp.get(r.operation_id!), true)) emit(e);
   }
   return closed;
 }

@@ -25,8 +25,12 @@ export interface Outcome {
 export interface ResourceKind<R extends KindRow = KindRow> {
   resource: ResourceType;
   table: string;
-  /** The change events for rows, as clients see them (batched: lists of rows need few queries). */
-  events(db: Q, rows: R[], type: string, opOf: (row: R) => OperationRow | undefined): Promise<NewEvent[]>;
+  /**
+   * The change events for rows, as clients see them (batched: lists of rows need few queries).
+   * `finished`: the rows' current operations have just succeeded, so their progress is 100 and
+   * need not be read back.
+   */
+  events(db: Q, rows: R[], type: string, opOf: (row: R) => OperationRow | undefined, finished?: boolean): Promise<NewEvent[]>;
   /** Columns that go with landing in `status` on every path, set-based completion included. */
   landingFields(status: string): Record<string, unknown>;
   /**

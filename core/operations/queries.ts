@@ -4,6 +4,19 @@ import type { OperationRow } from './schema.js';
 export const insertOperation = (db: Q, row: OperationRow) => db('operations').insert(row);
 
 /**
+ * Inserts a new resource row and the operation that creates it. On PostgreSQL one statement (a
+ * data-modifying CTE: one round trip, not two); SQLite has no such CTE, so there it is two.
+ */
+export async function insertWithOperation(db: Q, op: OperationRow, table: string, row: object): Promise<void> {
+  if (isPostgres(db)) {
+    await db.with('new_operation', db('operations').insert(op)).insert(row).into(table);
+    return;
+  }
+  await insertOperation(db, op);
+  await db(table).insert(row);
+}
+
+/**
  * Takes operations for a worker: only those not finished and with no live lease. The conditional
  * UPDATE is the whole concurrency story — of two workers handed the same message, exactly one gets
  * the row back. Claims are batched (one statement for every message that arrived meanwhile).

@@ -29,6 +29,13 @@ export interface Submission {
  * dispatches it after the commit; if that message is lost the reconciler finds the operation anyway.
  */
 export async function recordOperation(trx: Q, ctx: Ctx, s: Submission, settings: SimulationSettings): Promise<OperationRow> {
+  const row = await newOperation(trx, ctx, s, settings);
+  await insertOperation(trx, row);
+  return row;
+}
+
+/** The row recordOperation writes, for a caller that inserts it together with its resource. */
+export async function newOperation(trx: Q, ctx: Ctx, s: Submission, settings: SimulationSettings): Promise<OperationRow> {
   const ordinal = MACHINE[s.kind].isCreate
     ? 0
     : Number(((await trx('operations').where({ resource_id: s.resourceId }).count({ n: '*' })) as { n: number | string }[])[0]!.n);
@@ -65,7 +72,6 @@ export async function recordOperation(trx: Q, ctx: Ctx, s: Submission, settings:
     lease_expires_ms: null,
     attempts: 0,
   };
-  await insertOperation(trx, row);
   return row;
 }
 

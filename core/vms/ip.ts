@@ -16,13 +16,13 @@ const exhausted = (cidr: string) =>
  * then, when the network is crowded, a random pick among the free addresses. The unique index on
  * (environment_id, private_ip) is what actually guarantees uniqueness; the caller retries on a clash.
  */
-export async function pickAddress(db: Q, environmentId: string, cidr: string, rng: Rng, key: (string | number)[]): Promise<string> {
+export async function pickAddress(db: Q, environmentId: string, cidr: string, rng: Rng, key: (string | number)[], firstProbe = 0): Promise<string> {
   const net = parseCidr(cidr);
   if (typeof net === 'string') throw new Error(`stored CIDR ${cidr} is invalid`);
   const usable = usableCount(net.size);
   const at = (offset: number) => intToIp(net.network + RESERVED_LOW + offset);
   // Probe first: in a roomy network the first probe almost always hits, and costs one indexed lookup.
-  for (let probe = 0; probe < 4 && usable > 0; probe++) {
+  for (let probe = firstProbe; probe < 4 && usable > 0; probe++) {
     const ip = at(Math.floor(rng(...key, 'ip', probe) * usable));
     const taken = await db('vms').where({ environment_id: environmentId, private_ip: ip }).first('id');
     if (!taken) return ip;
@@ -32,4 +32,16 @@ export async function pickAddress(db: Q, environmentId: string, cidr: string, rn
   for (let o = 0; o < usable; o++) if (!taken.has(at(o))) free.push(o);
   if (!free.length) throw exhausted(cidr);
   return at(free[Math.floor(rng(...key, 'ip-free') * free.length)]!);
+}
+
+/**
+ * The address pickAddress tries first, computed without the database, so the caller can ask whether
+ * it is free in the statement that reads the environment. Undefined when the network has no room.
+ */
+export function firstCandidate(cidr: string, rng: Rng, key: (string | number)[]): string | undefined {
+  const net = parseCidr(cidr);
+  if (typeof net === 'string') return undefined;
+  const usable = usableCount(net.size);
+  if (usable <= 0) return undefined;
+  return intToIp(net.network + RESERVED_LOW + Math.floor(rng(...key, 'ip', 0) * usable));
 }

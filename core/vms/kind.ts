@@ -8,8 +8,9 @@ import { serializeVm, type VmRow } from './schema.js';
 export const vmKind: ResourceKind<VmRow> = {
   resource: 'vm',
   table: TABLES.vm,
-  async events(db, rows, type, opOf) {
-    const rel = await loadVmRelations(db, rows);
+  async events(db, rows, type, opOf, finished) {
+    // A VM without a current operation shows progress 100, which is what a finished one shows.
+    const rel = await loadVmRelations(db, finished ? rows.map((r) => ({ ...r, operation_id: null })) : rows);
     return rows.map((r) => vmEvent({ projectId: r.project_id }, serializeVm(r, rel.get(r.id)!), type, opOf(r)));
   },
   landingFields: () => ({}),

@@ -10,8 +10,8 @@ const ATTACHED = new Set(['attaching', 'in-use', 'detaching']);
 export const volumeKind: ResourceKind<VolumeRow> = {
   resource: 'volume',
   table: TABLES.volume,
-  async events(db, rows, type, opOf) {
-    const opIds = rows.map((r) => r.operation_id).filter((x): x is string => !!x);
+  async events(db, rows, type, opOf, finished) {
+    const opIds = finished ? [] : rows.map((r) => r.operation_id).filter((x): x is string => !!x);
     const ops = opIds.length ? ((await db('operations').whereIn('id', opIds).select('id', 'progress')) as { id: string; progress: number }[]) : [];
     const progress = new Map(ops.map((o) => [o.id, o.progress]));
     return rows.map((r) =>

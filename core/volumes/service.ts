@@ -12,7 +12,8 @@ import { inTransaction } from '../events/unit-of-work.js';
 import { newId } from '../ids.js';
 import { alreadyDeleting, dispatchQuietly, environmentName } from '../lifecycle/async-resource.js';
 import { beginOperation } from '../lifecycle/begin.js';
-import { recordOperation, retryAfterSeconds } from '../operations/submit.js';
+import { insertWithOperation } from '../operations/queries.js';
+import { newOperation, retryAfterSeconds } from '../operations/submit.js';
 import { serializeOperation, type OperationRow } from '../operations/schema.js';
 import { checkSimulationTags } from '../simulation/plan.js';
 import { operationEvent } from '../operations/events.js';
@@ -48,7 +49,7 @@ export class VolumeService {
         const env = await requireEnv(trx, ctx, input.environment_id);
         const id = newId('vol');
         const tags = input.tags ?? {};
-        const op = await recordOperation(
+        const op = await newOperation(
           trx,
           ctx,
           { kind: 'volume.create', resourceId: id, resourceName: input.name, environmentId: env.id, environmentName: env.name, tags },
@@ -72,7 +73,7 @@ export class VolumeService {
           created_at: at,
           updated_at: at,
         };
-        await trx('volumes').insert(row);
+        await insertWithOperation(trx, op, 'volumes', row);
         await writeTags(trx, id, tags, true);
         const volume = serializeVolume(row, 0);
         emit(volumeEvent(ctx, volume, 'volume.status', op));

@@ -201,6 +201,21 @@ describe('api: VMs', () => {
     expect(twelfth.body.code).to.equal('address_space_exhausted');
   });
 
+  it('still hands out only free addresses after the environment is renamed between creates', async () => {
+    const small = (await http.post('/api/v1/environments', { name: uniq('env'), cidr: '192.168.9.0/28' })).body;
+    const ips: string[] = [];
+    for (let i = 0; i < 11; i++) {
+      // The seeded pick is keyed by the environment's name: renaming it mid-way must not reuse an address.
+      if (i === 5) expect((await http.patch(`/api/v1/environments/${small.id}`, { name: uniq('renamed') })).status).to.equal(200);
+      const r = await http.post('/api/v1/vms', vmBody({ environment_id: small.id }));
+      expect(r.status, `VM ${i + 1}`).to.equal(202);
+      ips.push(r.body.private_ip);
+    }
+    expect(new Set(ips).size).to.equal(11);
+    const twelfth = await http.post('/api/v1/vms', vmBody({ environment_id: small.id }));
+    expect(twelfth.body.code).to.equal('address_space_exhausted');
+  });
+
   it('gives 200 concurrent creates 200 distinct addresses', async function () {
     this.timeout(60_000);
     const e = (await http.post('/api/v1/environments', { name: uniq('env'), cidr: '10.99.0.0/24' })).body;
