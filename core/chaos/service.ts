@@ -1,5 +1,6 @@
 import type { Db } from '../db.js';
 import { nowIso } from '../db.js';
+import { AnnouncedCache } from '../common/announced-cache.js';
 import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from '../errors.js';
 import type { Bus } from '../events/bus.js';
 import { randomBytes } from 'node:crypto';
@@ -8,11 +9,11 @@ import type { ForcedFailure } from '../simulation/plan.js';
 import type { ChaosEffect, ChaosMatch, ChaosRule, ChaosRuleCreate } from '../api.js';
 
 // Chaos rules (SPEC §11): faults, latency and operation failures injected by matching requests.
-// Rules live in the database (every replica applies the same ones), each process caches them and
-// drops the cache when any replica announces a change; past a second the cache is still served
-// while one read refreshes it (that read only covers a lost announcement, so no request waits on the
-// database for it, and concurrent requests share it). With no rules the hot path is one cache check; a matching rule with `times` or `probability` costs one conditional UPDATE, which
-// is also what makes "the first N" exact across replicas.
+// Rules live in the database (every replica applies the same ones); each process caches them
+// (core/common/announced-cache.ts: dropped when any replica announces a change, refreshed in the
+// background, never waited for, once a second). With no rules the hot path is one cache check; a
+// matching rule with `times` or `probability` costs one conditional UPDATE, which is also what
+// makes "the first N" exact across replicas.
 
 export const CHAOS_CHANNEL = 'mockcloud:chaos';
 
@@ -73,10 +74,7 @@ const fromRow = (r: RuleRow): ChaosRule => ({
 const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = { 400: 'validation_failed', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'invalid_state', 412: 'precondition_failed', 422: 'invalid_value', 429: 'rate_limited', 500: 'internal_error', 503: 'unavailable' };
 
 export class ChaosService {
-  private cache: { rules: ChaosRule[]; at: number } | undefined;
-  private loading: Promise<ChaosRule[]> | undefined;
-  /** Bumped by every change: a read that started before one must not be cached as current. */
-  private generation = 0;
+  private readonly cache = new AnnouncedCache(() => this.list());
 
   constructor(private readonly deps: { db: Db; bus: Bus; contract: Map<string, ContractOperation>; seed: () => Promise<number | null> }) {}
 
@@ -85,9 +83,7 @@ export class ChaosService {
   }
 
   private invalidate(): void {
-    this.generation++;
-    this.cache = undefined;
-    this.loading = undefined;
+    this.cache.invalidate();
   }
 
   private async announce(): Promise<void> {
@@ -99,26 +95,8 @@ export class ChaosService {
     return ((await this.deps.db('chaos_rules').select('*').orderBy('created_at').orderBy('id')) as RuleRow[]).map(fromRow);
   }
 
-  private async rules(): Promise<ChaosRule[]> {
-    const cached = this.cache;
-    if (!cached) return this.load();
-    if (Date.now() - cached.at >= 1000) this.load().catch(() => undefined);
-    return cached.rules;
-  }
-
-  private load(): Promise<ChaosRule[]> {
-    if (this.loading) return this.loading;
-    const generation = this.generation;
-    const p = this.list()
-      .then((rules) => {
-        if (generation === this.generation) this.cache = { rules, at: Date.now() };
-        return rules;
-      })
-      .finally(() => {
-        if (this.loading === p) this.loading = undefined;
-      });
-    this.loading = p;
-    return p;
+  private rules(): Promise<ChaosRule[]> {
+    return this.cache.get();
   }
 
   async create(input: ChaosRuleInput): Promise<ChaosRule> {

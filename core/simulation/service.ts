@@ -1,5 +1,6 @@
 import type { Db } from '../db.js';
 import { locked, nowIso } from '../db.js';
+import { AnnouncedCache } from '../common/announced-cache.js';
 import { checkIfMatch } from '../common/etag.js';
 import type { Bus } from '../events/bus.js';
 import { applyPatch, effectiveSettings, type SimulationPatch, type SimulationSettings, type StoredSimulation } from './settings.js';
@@ -9,18 +10,16 @@ export const SIMULATION_CHANNEL = 'mockcloud:simulation';
 /**
  * Run-time simulation settings, shared by every replica through the database. Start-up
  * configuration is the base; PATCH /simulation stores the result. Each process caches the settings
- * and drops the cache when any replica announces a change (and after a second, in case the
- * announcement was lost).
+ * (core/common/announced-cache.ts): dropped when any replica announces a change, refreshed in the
+ * background after a second in case the announcement was lost.
  */
 export class SimulationService {
-  private cache: { value: SimulationSettings; at: number } | undefined;
+  private readonly cache = new AnnouncedCache(async () => effectiveSettings(await this.stored()));
 
   constructor(private readonly deps: { db: Db; bus: Bus; base: StoredSimulation; clock?: { setTimeScale(timeScale: number): Promise<unknown> } }) {}
 
   async start(): Promise<void> {
-    await this.deps.bus.subscribe(SIMULATION_CHANNEL, () => {
-      this.cache = undefined;
-    });
+    await this.deps.bus.subscribe(SIMULATION_CHANNEL, () => this.cache.invalidate());
   }
 
   private async stored(): Promise<StoredSimulation> {
@@ -28,11 +27,8 @@ export class SimulationService {
     return row ? (JSON.parse(row.settings) as StoredSimulation) : this.deps.base;
   }
 
-  async get(): Promise<SimulationSettings> {
-    if (this.cache && Date.now() - this.cache.at < 1000) return this.cache.value;
-    const value = effectiveSettings(await this.stored());
-    this.cache = { value, at: Date.now() };
-    return value;
+  get(): Promise<SimulationSettings> {
+    return this.cache.get();
   }
 
   /** With `ifMatch`, the patch applies only to the settings that ETag names (412 otherwise). */
@@ -47,7 +43,7 @@ export class SimulationService {
       else await trx('simulation_settings').insert({ id: 1, settings, updated_at: nowIso() });
       return merged;
     });
-    this.cache = undefined;
+    this.cache.invalidate();
     await this.deps.bus.publish(SIMULATION_CHANNEL, '1').catch(() => undefined);
     // The simulated clock's pace is 1 / time_scale: it follows at once, on every replica.
     await this.deps.clock?.setTimeScale(next.time_scale);

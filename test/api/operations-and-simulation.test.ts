@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { uniq, type Client } from '../support/http.js';
 import { startApiWithEnvironment, type TestApi } from '../support/stack.js';
-import { settle } from '../support/wait.js';
+import { settle, sleep } from '../support/wait.js';
 
 describe('api: operations, catalogues and simulation', () => {
   let api: TestApi;
@@ -11,6 +11,26 @@ describe('api: operations, catalogues and simulation', () => {
     ({ api, http, envId } = await startApiWithEnvironment({ timeScale: 0.01, failureRate: 0.1 }));
   });
   after(() => api.close());
+
+  it('never holds a request on the database to refresh the simulation settings past their second', async () => {
+    expect((await http.get('/api/v1/simulation')).status).to.equal(200); // cached now
+    const sim = api.services.simulation as unknown as { stored(): Promise<unknown> };
+    const stored = sim.stored;
+    let reads = 0;
+    sim.stored = () => {
+      reads++;
+      return new Promise(() => undefined); // a database that does not answer
+    };
+    try {
+      await sleep(1100);
+      const replies = await Promise.all([1, 2, 3].map(() => http.get('/api/v1/simulation')));
+      expect(replies.map((r) => r.status)).to.deep.equal([200, 200, 200]);
+      expect(reads).to.equal(1);
+    } finally {
+      sim.stored = stored;
+      (api.services.simulation as unknown as { cache: { invalidate(): void } }).cache.invalidate();
+    }
+  });
 
   it('gets an operation and lists operations by resource and kind', async () => {
     const r = await http.post('/api/v1/vms', { name: uniq('vm'), environment_id: envId, size: 'medium', image: 'rocky-9', tags: { 'mockcloud:outcome': 'succeed' } });
