@@ -23,10 +23,12 @@ export async function inflight(mode: Mode, count: number, opts: { minS?: number;
     // take at the rate seen so far (× 1.5), so that on a slow or busy machine too every operation is
     // still in flight when the last one is submitted. The table reports how many were at once.
     let submitted = 0;
+    let longest = 0;
     await bounded(count, 50, async (i) => {
       const elapsed = (Date.now() - t0) / 1000;
       const rate = submitted > 100 ? submitted / elapsed : 100;
       const seconds = minS + (maxS - minS) * Math.random() + ((count - i) / rate) * 1.5;
+      longest = Math.max(longest, seconds);
       const tags = { [DURATION_TAG]: seconds.toFixed(3) };
       await api.call('POST', '/api/v1/vms', { name: `vm-${i}`, environment_id: env.id, size: 'small', image: 'debian-12', tags });
       submitted++;
@@ -34,7 +36,9 @@ export async function inflight(mode: Mode, count: number, opts: { minS?: number;
     log(`inflight ${mode}: ${count} creates submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to finish`);
     let lastLog = 0;
     await waitFinished(d.db, count, {
-      stallMs: 90_000,
+      // The first submissions, before the rate is known, plan for 100/s: on a fast machine they end
+      // minutes after the rest. Only silence past the longest planned operation is a stall.
+      stallMs: Math.max(90_000, (longest + 30) * 1000),
       everyMs: 1000,
       onTick: (done) => {
         if (Date.now() - lastLog > 15_000) {
