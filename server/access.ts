@@ -17,6 +17,8 @@ import { sendProblem } from './problem.js';
 export interface SpecOperation {
   operationId: string;
   method: string;
+  /** The spec's path template, `/api/v1/vms/{id}`. */
+  path: string;
   pattern: RegExp;
   scope: string;
   /** `security: []`: probes that need no token (SPEC §10). */
@@ -47,7 +49,7 @@ export function specOperations(spec: unknown): SpecOperation[] {
         continue;
       }
       const security = op.security ?? doc.security;
-      ops.push({ operationId: op.operationId, method: method.toUpperCase(), pattern, scope, public: Array.isArray(security) && security.length === 0, secretResponse: op['x-secret-response'] === true });
+      ops.push({ operationId: op.operationId, method: method.toUpperCase(), path, pattern, scope, public: Array.isArray(security) && security.length === 0, secretResponse: op['x-secret-response'] === true });
     }
   }
   if (bad.length) throw new Error(`openapi.yaml operations without a valid x-required-scope (none, admin or <collection>:read|write): ${bad.join(', ')}`);
@@ -66,18 +68,38 @@ export interface AccessOptions {
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,512})[ \t]*$/i;
 
-function matchOperation(byMethod: Map<string, SpecOperation[]>, method: string, path: string): { op: SpecOperation; params: Record<string, string> } | undefined {
-  for (const op of byMethod.get(method) ?? []) {
-    const m = op.pattern.exec(path);
-    if (m) return { op, params: m.groups ?? {} };
+/**
+ * Operations by method and first three path segments (`GET /api/v1/vms`), so a request tries the few
+ * templates of its collection instead of every operation's; templates with a parameter among those
+ * segments are tried after them.
+ */
+type OperationIndex = { byPrefix: Map<string, SpecOperation[]>; loose: Map<string, SpecOperation[]> };
+
+const prefixOf = (method: string, path: string) => `${method} ${path.split('/', 4).join('/')}`;
+
+function indexOperations(ops: SpecOperation[]): OperationIndex {
+  const index: OperationIndex = { byPrefix: new Map(), loose: new Map() };
+  for (const op of ops) {
+    const key = prefixOf(op.method, op.path);
+    const [map, k] = key.includes('{') ? [index.loose, op.method] : [index.byPrefix, key];
+    map.set(k, [...(map.get(k) ?? []), op]);
+  }
+  return index;
+}
+
+function matchOperation(index: OperationIndex, method: string, path: string): { op: SpecOperation; params: Record<string, string> } | undefined {
+  for (const candidates of [index.byPrefix.get(prefixOf(method, path)), index.loose.get(method)]) {
+    for (const op of candidates ?? []) {
+      const m = op.pattern.exec(path);
+      if (m) return { op, params: m.groups ?? {} };
+    }
   }
   return undefined;
 }
 
 export function access(ops: SpecOperation[], o: AccessOptions) {
   const { mode, identity, audit, limiter, logger, metrics } = o;
-  const byMethod = new Map<string, SpecOperation[]>();
-  for (const op of ops) byMethod.set(op.method, [...(byMethod.get(op.method) ?? []), op]);
+  const index = indexOperations(ops);
   const policy = limiter ? `"default";q=${limiter.budget.points};w=${limiter.budget.durationS}` : undefined;
 
   const record = (req: Request, res: Response, principal: Principal | undefined, projectId: string, operationId: string | undefined, resourceId: string | undefined, status: number, decision: 'allowed' | 'denied' | 'would_deny', reason?: string) =>
@@ -103,7 +125,7 @@ export function access(ops: SpecOperation[], o: AccessOptions) {
       res.locals.ctx = { projectId: 'default', requestId };
       return next();
     }
-    const matched = req.path.startsWith('/api/') || req.path === '/health' || req.path === '/ready' ? matchOperation(byMethod, req.method, req.path) : undefined;
+    const matched = req.path.startsWith('/api/') || req.path === '/health' || req.path === '/ready' ? matchOperation(index, req.method, req.path) : undefined;
     const op = matched?.op;
     if (!op && !req.path.startsWith('/api/')) {
       res.locals.ctx = { projectId: 'default', requestId };
