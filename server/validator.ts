@@ -70,8 +70,32 @@ interface Route {
 
 interface Compiled {
   context: OpenApiContext;
-  routes: Route[];
+  routes: RouteIndex;
   chain: RequestHandler[];
+}
+
+/**
+ * The route table by its first three path segments (`/api/v1/vms`), lower-cased as the routes match
+ * case-insensitively: a request tries the few routes of its collection, in table order, then the
+ * routes with a parameter among those segments. Walking every route's regexp was 5 % of a GET.
+ */
+interface RouteIndex {
+  byPrefix: Map<string, Route[]>;
+  loose: Route[];
+}
+
+const prefixOf = (path: string) => path.split('/', 4).join('/').toLowerCase();
+
+function indexRoutes(routes: Route[]): RouteIndex {
+  const index: RouteIndex = { byPrefix: new Map(), loose: [] };
+  for (const route of routes) {
+    const prefix = prefixOf(route.expressRoute);
+    if (prefix.includes(':') || prefix.includes('*') || prefix.includes('(')) index.loose.push(route);
+    else index.byPrefix.set(prefix, [...(index.byPrefix.get(prefix) ?? []), route]);
+  }
+  // Each collection's list ends with the loose routes, so a lookup is one Map get.
+  for (const [prefix, list] of index.byPrefix) index.byPrefix.set(prefix, [...list, ...index.loose]);
+  return index;
 }
 
 export interface Contract {
@@ -116,7 +140,7 @@ export function createContract(spec: object, opts: ContractOptions = {}): Contra
       if (options.validateResponses && apiDocRes) {
         chain.push(new ResponseValidator(apiDocRes, ajvOpts.response, options.validateResponses, context.serial).validate());
       }
-      compiled = { context, routes: routeTable(loaded.routes, loaded.apiDoc, apiDocRes), chain };
+      compiled = { context, routes: indexRoutes(routeTable(loaded.routes, loaded.apiDoc, apiDocRes)), chain };
       return compiled;
     })());
 
@@ -310,7 +334,7 @@ function routeTable(routes: { expressRoute: string; openApiRoute: string; basePa
 /** Sets req.openapi as the validator's metadata step would; false when the request is not the contract's. */
 function resolve(c: Compiled, req: Request): boolean {
   const path = req.originalUrl.split('?')[0]!;
-  for (const route of c.routes) {
+  for (const route of c.routes.byPrefix.get(prefixOf(path)) ?? c.routes.loose) {
     const m = route.regexp.exec(path);
     if (!m) continue;
     const op = route.methods.get(req.method);
