@@ -9,7 +9,7 @@ import { pathToRegexp } from 'path-to-regexp';
 
 // express-openapi-validator stays the contract's enforcer (its spec loader, ajv request and
 // response validators, security check and error types), assembled from its own parts so that the
-// hot path is cheap (docs/performance.md §1):
+// hot path is cheap (docs/performance.md, "what changed"):
 // - its metadata step compiles a path-to-regexp for EVERY route of the spec on EVERY request and
 //   walks them until one matches; here each route is compiled once, at start-up, into one table;
 // - each of its five middlewares awaits the spec promise on every request (a microtask hop each);

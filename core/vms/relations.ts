@@ -24,7 +24,7 @@ export async function loadVmRelations(db: Q, rows: VmRow[]): Promise<Map<string,
  * The relations as three columns of the VM query itself (correlated subqueries, each an index
  * lookup): GET /vms/{id} and list pages read a VM and its relations in one statement instead of
  * four, where the extra statements (and knex's cost for a 100-id IN list) were most of the
- * request (docs/performance.md §1). Read back with splitRelations.
+ * request (docs/performance.md). Read back with splitRelations.
  */
 export function relationColumns(db: Q, alias = 'vms'): string {
   return isPostgres(db) ? relationColumnsFor('pg', alias) : relationColumnsFor('sqlite', alias);
